@@ -1,0 +1,121 @@
+//! Storage behind one trait.
+//!
+//! [`Store`] is everything the engines and the server may ask of storage, in domain terms: ingest a
+//! batch of events durably, read a customer's 360° view and timeline, append to the consent ledger,
+//! undo a merge, export and erase a person, manage API keys. Nothing above this crate sees SQL.
+//!
+//! [`sqlite::SqliteStore`] is the embedded default: one writer thread owns the write connection and
+//! commits whatever has queued up in one transaction (group commit), so every caller's `Ok` means
+//! "fsynced", yet thousands of callers share each fsync. Readers use their own WAL connections.
+//! Identity decisions come from [`concierge_identity::plan`], so any backend merges the same way.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use concierge_types::view::{
+    ConsentLedger, ConsentRecord, CustomerView, ErasureReceipt, ExportDocument, MergeView,
+    TimelinePage,
+};
+use concierge_types::{ApiKey, Identifier, KeyScope, MergeId, NewConsent, NewEvent, ProfileId};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Too much is waiting to be written; the caller should retry later (HTTP 429).
+    #[error("the store is busy, retry later")]
+    Overloaded,
+    #[error("customer not found")]
+    CustomerNotFound,
+    #[error("merge not found")]
+    MergeNotFound,
+    #[error("merge already undone")]
+    MergeAlreadyUndone,
+    #[error("merge cannot be undone: {0}")]
+    MergeNotUndoable(String),
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// What became of an ingested batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IngestReport {
+    pub accepted: usize,
+    /// Already stored under the same dedup key (a client retry): not stored again.
+    pub duplicates: usize,
+    /// Dropped because an identifier is on the suppression list of an erased person.
+    pub suppressed: usize,
+}
+
+/// A page request of the timeline: events strictly older than `before`, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub ts: i64,
+    pub id: i64,
+}
+
+impl Cursor {
+    /// Cursors are `ts.id`; a bare RFC 3339 time is accepted too (everything before it).
+    pub fn parse(s: &str) -> Option<Cursor> {
+        if let Some((ts, id)) = s.split_once('.') {
+            if let (Ok(ts), Ok(id)) = (ts.parse(), id.parse()) {
+                return Some(Cursor { ts, id });
+            }
+        }
+        concierge_types::view::Timestamp::parse_rfc3339(s).map(|t| Cursor { ts: t.0, id: 0 })
+    }
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.ts, self.id)
+    }
+}
+
+/// Counters an operator looks at.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StoreStats {
+    pub profiles: u64,
+    pub customers: u64,
+    pub identifiers: u64,
+    pub events: u64,
+    pub suppressed_identifiers: u64,
+    pub suppressed_events_dropped: u64,
+    pub pending_events: u64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Resolves and stores `events`. Returns only once they are durably committed.
+    async fn ingest(&self, events: Vec<NewEvent>) -> Result<IngestReport, StoreError>;
+    /// The 360° view of the customer that profile `id` belongs to.
+    async fn customer(&self, id: ProfileId) -> Result<Option<CustomerView>, StoreError>;
+    /// The customer holding `identifier`, as its root profile id.
+    async fn find_customer(&self, identifier: &Identifier)
+        -> Result<Option<ProfileId>, StoreError>;
+    async fn timeline(
+        &self,
+        id: ProfileId,
+        before: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Option<TimelinePage>, StoreError>;
+    async fn record_consent(
+        &self,
+        id: ProfileId,
+        consent: NewConsent,
+    ) -> Result<ConsentRecord, StoreError>;
+    async fn consents(&self, id: ProfileId) -> Result<Option<ConsentLedger>, StoreError>;
+    async fn merge_log(&self, id: MergeId) -> Result<Option<MergeView>, StoreError>;
+    /// Splits a merge: the absorbed profiles get their own cluster back, with their events.
+    async fn undo_merge(&self, id: MergeId) -> Result<MergeView, StoreError>;
+    async fn export(&self, id: ProfileId) -> Result<Option<ExportDocument>, StoreError>;
+    /// Erases the person: data gone from every table and from free pages, identifiers suppressed.
+    async fn erase(&self, id: ProfileId) -> Result<Option<ErasureReceipt>, StoreError>;
+    /// Creates an API key; returns it with its secret, which is stored only as a hash.
+    async fn create_key(&self, name: &str, scope: KeyScope)
+        -> Result<(ApiKey, String), StoreError>;
+    async fn authenticate(&self, secret: &str) -> Result<Option<ApiKey>, StoreError>;
+    async fn stats(&self) -> Result<StoreStats, StoreError>;
+}

@@ -1,0 +1,272 @@
+//! The embedded SQLite store.
+//!
+//! - `schema`: migrations and the pragmas every connection gets (WAL, `synchronous = FULL`,
+//!   `secure_delete`).
+//! - `writer`: the one thread that writes. Callers queue jobs; the thread takes everything queued,
+//!   runs it in one transaction and answers all of them after the commit (group commit). It keeps an
+//!   identity cache that only it mutates, so the cache can't go stale.
+//! - `read`: the 360° view, timeline, ledger and export, on a small pool of read connections.
+
+mod read;
+pub mod schema;
+mod writer;
+
+use crate::{Cursor, IngestReport, Store, StoreError, StoreStats};
+use async_trait::async_trait;
+use concierge_identity::Rules;
+use concierge_types::view::{
+    ConsentLedger, ConsentRecord, CustomerView, ErasureReceipt, ExportDocument, MergeView,
+    TimelinePage,
+};
+use concierge_types::{ApiKey, Identifier, KeyScope, MergeId, NewConsent, NewEvent, ProfileId};
+use rusqlite::{Connection, OpenFlags};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use tokio::sync::oneshot;
+use writer::Job;
+
+/// Settings of the SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// The database file.
+    pub path: PathBuf,
+    pub rules: Rules,
+    /// Events accepted but not yet committed beyond which ingestion answers "overloaded" (HTTP 429).
+    pub max_pending_events: usize,
+    /// Most events committed in one transaction.
+    pub max_batch_events: usize,
+}
+
+impl SqliteOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SqliteOptions {
+            path: path.into(),
+            rules: Rules::default(),
+            max_pending_events: 200_000,
+            max_batch_events: 20_000,
+        }
+    }
+}
+
+pub struct SqliteStore {
+    jobs: mpsc::SyncSender<Job>,
+    pending: Arc<AtomicUsize>,
+    max_pending: usize,
+    readers: Mutex<Vec<Connection>>,
+    path: PathBuf,
+    rules: Rules,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database and starts the writer thread.
+    pub fn open(options: SqliteOptions) -> Result<Self, StoreError> {
+        if let Some(dir) = options.path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Backend(format!("create {}: {e}", dir.display())))?;
+            }
+        }
+        let mut conn = Connection::open(&options.path)?;
+        schema::configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        let pending = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = mpsc::sync_channel(4096);
+        let state = writer::Writer::new(
+            conn,
+            options.rules.clone(),
+            pending.clone(),
+            options.max_batch_events,
+        )?;
+        let handle = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || state.run(rx))
+            .map_err(|e| StoreError::Backend(format!("start writer: {e}")))?;
+        Ok(SqliteStore {
+            jobs: tx,
+            pending,
+            max_pending: options.max_pending_events,
+            readers: Mutex::new(Vec::new()),
+            path: options.path,
+            rules: options.rules,
+            writer: Mutex::new(Some(handle)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Queues a job for the writer; `events` counts toward back-pressure.
+    async fn submit<T>(
+        &self,
+        events: usize,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
+    ) -> Result<T, StoreError> {
+        let before = self.pending.fetch_add(events, Ordering::AcqRel);
+        if events > 0 && before + events > self.max_pending {
+            self.pending.fetch_sub(events, Ordering::AcqRel);
+            return Err(StoreError::Overloaded);
+        }
+        let (reply, answer) = oneshot::channel();
+        if let Err(e) = self.jobs.try_send(make(reply)) {
+            self.pending.fetch_sub(events, Ordering::AcqRel);
+            return Err(match e {
+                mpsc::TrySendError::Full(_) => StoreError::Overloaded,
+                mpsc::TrySendError::Disconnected(_) => {
+                    StoreError::Backend("the writer has stopped".into())
+                }
+            });
+        }
+        answer
+            .await
+            .map_err(|_| StoreError::Backend("the writer dropped the job".into()))?
+    }
+
+    /// Runs `f` on a read connection in the blocking pool.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = match self.readers.lock().ok().and_then(|mut p| p.pop()) {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                schema::configure(&c)?;
+                c
+            }
+        };
+        let (conn, out) = tokio::task::spawn_blocking(move || {
+            let out = f(&conn);
+            (conn, out)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("reader task: {e}")))?;
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < 16 {
+                pool.push(conn);
+            }
+        }
+        out
+    }
+
+    /// Stops the writer after it has committed everything queued.
+    pub fn shutdown(&self) {
+        let _ = self.jobs.try_send(Job::Stop);
+        if let Some(h) = self.writer.lock().ok().and_then(|mut w| w.take()) {
+            let _ = h.join();
+        }
+    }
+}
+
+pub(crate) fn hash_secret(secret: &str) -> String {
+    hex(&Sha256::digest(secret.as_bytes()))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ingest(&self, events: Vec<NewEvent>) -> Result<IngestReport, StoreError> {
+        if events.is_empty() {
+            return Ok(IngestReport::default());
+        }
+        let n = events.len();
+        self.submit(n, |reply| Job::Ingest { events, reply }).await
+    }
+
+    async fn customer(&self, id: ProfileId) -> Result<Option<CustomerView>, StoreError> {
+        self.read(move |c| read::customer_view(c, id)).await
+    }
+
+    async fn find_customer(
+        &self,
+        identifier: &Identifier,
+    ) -> Result<Option<ProfileId>, StoreError> {
+        let identifier = identifier.clone();
+        self.read(move |c| read::find_customer(c, &identifier))
+            .await
+    }
+
+    async fn timeline(
+        &self,
+        id: ProfileId,
+        before: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Option<TimelinePage>, StoreError> {
+        self.read(move |c| read::timeline(c, id, before, limit))
+            .await
+    }
+
+    async fn record_consent(
+        &self,
+        id: ProfileId,
+        consent: NewConsent,
+    ) -> Result<ConsentRecord, StoreError> {
+        self.submit(0, |reply| Job::Consent { id, consent, reply })
+            .await
+    }
+
+    async fn consents(&self, id: ProfileId) -> Result<Option<ConsentLedger>, StoreError> {
+        self.read(move |c| read::consent_ledger(c, id)).await
+    }
+
+    async fn merge_log(&self, id: MergeId) -> Result<Option<MergeView>, StoreError> {
+        self.read(move |c| read::merge(c, id)).await
+    }
+
+    async fn undo_merge(&self, id: MergeId) -> Result<MergeView, StoreError> {
+        self.submit(0, |reply| Job::Undo { id, reply }).await
+    }
+
+    async fn export(&self, id: ProfileId) -> Result<Option<ExportDocument>, StoreError> {
+        self.read(move |c| read::export(c, id)).await
+    }
+
+    async fn erase(&self, id: ProfileId) -> Result<Option<ErasureReceipt>, StoreError> {
+        self.submit(0, |reply| Job::Erase { id, reply }).await
+    }
+
+    async fn create_key(
+        &self,
+        name: &str,
+        scope: KeyScope,
+    ) -> Result<(ApiKey, String), StoreError> {
+        let name = name.to_string();
+        self.submit(0, |reply| Job::CreateKey { name, scope, reply })
+            .await
+    }
+
+    async fn authenticate(&self, secret: &str) -> Result<Option<ApiKey>, StoreError> {
+        let hash = hash_secret(secret);
+        self.read(move |c| read::key_by_hash(c, &hash)).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let pending = self.pending.load(Ordering::Acquire) as u64;
+        let mut s = self.read(read::stats).await?;
+        s.pending_events = pending;
+        Ok(s)
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

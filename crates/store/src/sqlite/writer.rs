@@ -1,0 +1,875 @@
+//! The single writer: group commit, identity resolution and every other mutation.
+
+use super::{hash_secret, hex, now_ms, read};
+use crate::{IngestReport, StoreError};
+use concierge_identity::{Graph, Owner, Rules, Target};
+use concierge_types::consent::NewConsent;
+use concierge_types::view::{ConsentRecord, ErasureReceipt, MergeView, Timestamp};
+use concierge_types::{
+    ApiKey, Identifier, IdentifierKind, KeyId, KeyScope, MergeId, NewEvent, ProfileId,
+};
+use hmac::{Hmac, Mac};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use sha2::Sha256;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use tokio::sync::oneshot;
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+pub(crate) enum Job {
+    Ingest {
+        events: Vec<NewEvent>,
+        reply: Reply<IngestReport>,
+    },
+    Consent {
+        id: ProfileId,
+        consent: NewConsent,
+        reply: Reply<ConsentRecord>,
+    },
+    Undo {
+        id: MergeId,
+        reply: Reply<MergeView>,
+    },
+    Erase {
+        id: ProfileId,
+        reply: Reply<Option<ErasureReceipt>>,
+    },
+    CreateKey {
+        name: String,
+        scope: KeyScope,
+        reply: Reply<(ApiKey, String)>,
+    },
+    Stop,
+}
+
+impl Job {
+    fn events(&self) -> usize {
+        match self {
+            Job::Ingest { events, .. } => events.len(),
+            _ => 0,
+        }
+    }
+}
+
+/// An answer held back until the transaction has committed; on failure it answers the error.
+type Answer = Box<dyn FnOnce(Option<&StoreError>)>;
+
+fn answer<T: 'static>(reply: Reply<T>, result: Result<T, StoreError>) -> Answer {
+    Box::new(move |failed| {
+        let _ = reply.send(match failed {
+            Some(e) => Err(StoreError::Backend(e.to_string())),
+            None => result,
+        });
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+struct CachedIdent {
+    id: i64,
+    profile: i64,
+    first_seen: i64,
+    last_seen: i64,
+}
+
+/// What the writer remembers between transactions. Only the writer mutates the graph, so the cache
+/// is exact; it is dropped whole when a transaction rolls back.
+#[derive(Default)]
+struct Cache {
+    idents: HashMap<Identifier, CachedIdent>,
+    canon: HashMap<i64, i64>,
+    consent: HashMap<(i64, String, String), (i64, String)>,
+    refused: HashSet<(i64, i64, String)>,
+}
+
+/// Entries kept before the identity cache is dropped and refilled from disk.
+const CACHE_LIMIT: usize = 2_000_000;
+/// "Last seen" of an identifier moves only when it advances by this much, to save a write per event.
+const SEEN_RESOLUTION_MS: i64 = 60_000;
+
+pub(crate) struct Writer {
+    conn: Connection,
+    rules: Rules,
+    pending: Arc<AtomicUsize>,
+    max_batch: usize,
+    salt: Vec<u8>,
+    suppressed: HashSet<String>,
+    dropped: HashMap<String, i64>,
+    blocks: Vec<(i64, i64)>,
+    cache: Cache,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        conn: Connection,
+        rules: Rules,
+        pending: Arc<AtomicUsize>,
+        max_batch: usize,
+    ) -> Result<Self, StoreError> {
+        let salt: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'suppression_salt'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let salt = match salt {
+            Some(s) => s,
+            None => {
+                let mut bytes = [0u8; 32];
+                getrandom::fill(&mut bytes)
+                    .map_err(|e| StoreError::Backend(format!("random: {e}")))?;
+                let s = hex(&bytes);
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('suppression_salt', ?1)",
+                    [&s],
+                )?;
+                s
+            }
+        };
+        let mut w = Writer {
+            conn,
+            rules,
+            pending,
+            max_batch,
+            salt: salt.into_bytes(),
+            suppressed: HashSet::new(),
+            dropped: HashMap::new(),
+            blocks: Vec::new(),
+            cache: Cache::default(),
+        };
+        w.reload()?;
+        Ok(w)
+    }
+
+    /// Reads the suppression list and merge blocks, and forgets the cache.
+    fn reload(&mut self) -> Result<(), StoreError> {
+        self.cache = Cache::default();
+        let mut stmt = self.conn.prepare("SELECT hash FROM suppressions")?;
+        self.suppressed = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut stmt = self.conn.prepare("SELECT a_id, b_id FROM merge_blocks")?;
+        self.blocks = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(())
+    }
+
+    pub(crate) fn run(mut self, rx: mpsc::Receiver<Job>) {
+        let mut stopping = false;
+        loop {
+            let mut jobs = Vec::new();
+            let mut events = 0;
+            if !stopping {
+                match rx.recv() {
+                    Ok(Job::Stop) => stopping = true,
+                    Ok(job) => {
+                        events += job.events();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            while events < self.max_batch {
+                match rx.try_recv() {
+                    Ok(Job::Stop) => stopping = true,
+                    Ok(job) => {
+                        events += job.events();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            if jobs.is_empty() {
+                if stopping {
+                    break;
+                }
+                continue;
+            }
+            self.process(jobs);
+            self.pending.fetch_sub(events, Ordering::AcqRel);
+        }
+        let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+    }
+
+    /// Runs `jobs` in one transaction and answers them after the commit.
+    fn process(&mut self, jobs: Vec<Job>) {
+        if self.cache.idents.len() > CACHE_LIMIT {
+            self.cache = Cache::default();
+        }
+        let mut answers: Vec<Answer> = Vec::with_capacity(jobs.len());
+        let mut checkpoint = false;
+        let outcome = self.run_jobs(jobs, &mut answers, &mut checkpoint);
+        let outcome =
+            outcome.and_then(|()| self.conn.execute_batch("COMMIT").map_err(StoreError::from));
+        match outcome {
+            Ok(()) => {
+                if checkpoint {
+                    self.truncate_wal();
+                }
+                for a in answers {
+                    a(None);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "write transaction failed, rolling back");
+                let _ = self.conn.execute_batch("ROLLBACK");
+                if let Err(e) = self.reload() {
+                    tracing::error!(error = %e, "reloading writer state failed");
+                }
+                self.dropped.clear();
+                for a in answers {
+                    a(Some(&e));
+                }
+            }
+        }
+    }
+
+    fn run_jobs(
+        &mut self,
+        jobs: Vec<Job>,
+        answers: &mut Vec<Answer>,
+        checkpoint: &mut bool,
+    ) -> Result<(), StoreError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let mut failure = None;
+        for job in jobs {
+            // After a storage failure the transaction is rolled back and every job answered with it.
+            macro_rules! run {
+                ($reply:expr, $result:expr) => {{
+                    let r = if failure.is_some() {
+                        Err(StoreError::Backend("aborted".into()))
+                    } else {
+                        $result
+                    };
+                    if let (Err(StoreError::Backend(m)), None) = (&r, &failure) {
+                        failure = Some(StoreError::Backend(m.clone()));
+                    }
+                    answers.push(answer($reply, r));
+                }};
+            }
+            match job {
+                Job::Ingest { events, reply } => run!(reply, self.ingest(events)),
+                Job::Consent { id, consent, reply } => {
+                    run!(reply, self.record_consent(id, consent))
+                }
+                Job::Undo { id, reply } => run!(reply, self.undo(id)),
+                Job::Erase { id, reply } => {
+                    *checkpoint = true;
+                    run!(reply, self.erase(id))
+                }
+                Job::CreateKey { name, scope, reply } => run!(reply, self.create_key(&name, scope)),
+                Job::Stop => {}
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        self.flush_dropped()
+    }
+
+    /// Removes old page images from the WAL so erased data does not linger there.
+    fn truncate_wal(&self) {
+        for _ in 0..100 {
+            let busy: rusqlite::Result<i64> =
+                self.conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0));
+            match busy {
+                Ok(0) => return,
+                Ok(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "WAL checkpoint after erasure failed");
+                    return;
+                }
+            }
+        }
+        tracing::warn!(
+            "WAL checkpoint after erasure stayed busy; it will complete at the next checkpoint"
+        );
+    }
+
+    // ---- ingestion ----
+
+    fn ingest(&mut self, events: Vec<NewEvent>) -> Result<IngestReport, StoreError> {
+        let mut report = IngestReport::default();
+        for ev in events {
+            if !self.suppressed.is_empty() && self.is_suppressed(&ev) {
+                report.suppressed += 1;
+                continue;
+            }
+            let dup: Option<i64> = self
+                .conn
+                .prepare_cached("SELECT 1 FROM events WHERE dedup_key = ?1")?
+                .query_row([&ev.dedup_key], |r| r.get(0))
+                .optional()?;
+            if dup.is_some() {
+                report.duplicates += 1;
+                continue;
+            }
+            self.store_event(ev)?;
+            report.accepted += 1;
+        }
+        Ok(report)
+    }
+
+    fn suppression_hash(&self, id: &Identifier) -> String {
+        // HMAC with a per-installation salt: a plain hash of a phone number is reversible by brute force.
+        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.salt) {
+            Ok(m) => m,
+            Err(_) => return String::new(),
+        };
+        mac.update(id.kind.as_str().as_bytes());
+        mac.update(b":");
+        mac.update(id.value.as_bytes());
+        hex(&mac.finalize().into_bytes())
+    }
+
+    fn is_suppressed(&mut self, ev: &NewEvent) -> bool {
+        for id in &ev.identifiers {
+            let h = self.suppression_hash(id);
+            if self.suppressed.contains(&h) {
+                *self.dropped.entry(h).or_default() += 1;
+                return true;
+            }
+        }
+        false
+    }
+
+    fn flush_dropped(&mut self) -> Result<(), StoreError> {
+        for (hash, n) in self.dropped.drain() {
+            self.conn
+                .prepare_cached(
+                    "UPDATE suppressions SET dropped_events = dropped_events + ?1 WHERE hash = ?2",
+                )?
+                .execute(params![n, hash])?;
+        }
+        Ok(())
+    }
+
+    fn store_event(&mut self, ev: NewEvent) -> Result<(), StoreError> {
+        let plan = {
+            let mut graph = TxGraph {
+                conn: &self.conn,
+                cache: &mut self.cache,
+                blocks: &self.blocks,
+            };
+            concierge_identity::plan(&mut graph, &ev.identifiers, &self.rules)?
+        };
+        let now = now_ms();
+        let target = match plan.target {
+            Target::Existing(p) => p.0,
+            Target::New => self.new_profile(now)?,
+        };
+        self.conn
+            .prepare_cached(
+                "INSERT INTO events (profile_id, dedup_key, kind, name, channel, source, ts, received_at, consent, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                target,
+                ev.dedup_key,
+                ev.kind.as_str(),
+                ev.name,
+                ev.channel,
+                ev.source,
+                ev.ts,
+                ev.received_at,
+                ev.consent_snapshot,
+                ev.body
+            ])?;
+        let event_id = self.conn.last_insert_rowid();
+        if let Some(survivor) = plan.survivor {
+            for (root, kind) in &plan.absorb {
+                self.merge(survivor.0, root.0, &format!("shared {kind}"), event_id, now)?;
+            }
+        }
+        for r in &plan.refused {
+            let other = r.other.map(|o| o.0).unwrap_or(target);
+            let key = (r.root.0.min(other), r.root.0.max(other), r.reason.clone());
+            if self.cache.refused.insert(key) {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO merges (action, survivor_id, absorbed_id, members, reason, event_id, created_at)
+                         VALUES ('refused', ?1, ?2, '[]', ?3, ?4, ?5)",
+                    )?
+                    .execute(params![other, r.root.0, r.reason, event_id, now])?;
+            }
+        }
+        for id in &plan.attach {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO identifiers (kind, value, profile_id, first_seen, last_seen, first_source, first_channel, last_source, last_channel)
+                     VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?5, ?6)",
+                )?
+                .execute(params![id.kind.as_str(), id.value, target, ev.ts, ev.source, ev.channel])?;
+            let cached = CachedIdent {
+                id: self.conn.last_insert_rowid(),
+                profile: target,
+                first_seen: ev.ts,
+                last_seen: ev.ts,
+            };
+            self.cache.idents.insert(id.clone(), cached);
+        }
+        for id in &plan.seen {
+            self.touch(id, ev.ts, &ev.source, &ev.channel)?;
+        }
+        for (key, value) in &ev.traits {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO traits (profile_id, key, value, source, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (profile_id, key) DO UPDATE SET value = excluded.value, source = excluded.source,
+                       updated_at = excluded.updated_at
+                     WHERE excluded.updated_at >= traits.updated_at",
+                )?
+                .execute(params![target, key, value.to_string(), ev.source, ev.ts])?;
+        }
+        for consent in &ev.consents {
+            let current =
+                self.current_consent(target, consent.purpose.as_str(), consent.channel.as_str())?;
+            if current.as_ref().map(|c| c.1.as_str()) != Some(consent.status.as_str()) {
+                self.insert_consent(target, consent, Some(event_id), now)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn new_profile(&mut self, now: i64) -> Result<i64, StoreError> {
+        self.conn
+            .prepare_cached("INSERT INTO profiles (canonical_id, created_at) VALUES (0, ?1)")?
+            .execute([now])?;
+        let id = self.conn.last_insert_rowid();
+        self.conn
+            .prepare_cached("UPDATE profiles SET canonical_id = ?1 WHERE id = ?1")?
+            .execute([id])?;
+        self.cache.canon.insert(id, id);
+        Ok(id)
+    }
+
+    fn touch(
+        &mut self,
+        id: &Identifier,
+        ts: i64,
+        source: &str,
+        channel: &str,
+    ) -> Result<(), StoreError> {
+        let Some(c) = self.cache.idents.get_mut(id) else {
+            return Ok(());
+        };
+        if ts > c.last_seen + SEEN_RESOLUTION_MS {
+            c.last_seen = ts;
+            self.conn
+                .prepare_cached("UPDATE identifiers SET last_seen = ?1, last_source = ?2, last_channel = ?3 WHERE id = ?4")?
+                .execute(params![ts, source, channel, c.id])?;
+        }
+        if ts < c.first_seen {
+            c.first_seen = ts;
+            self.conn
+                .prepare_cached("UPDATE identifiers SET first_seen = ?1, first_source = ?2, first_channel = ?3 WHERE id = ?4")?
+                .execute(params![ts, source, channel, c.id])?;
+        }
+        Ok(())
+    }
+
+    fn merge(
+        &mut self,
+        survivor: i64,
+        absorbed: i64,
+        reason: &str,
+        event_id: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let members: Vec<i64> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT id FROM profiles WHERE canonical_id = ?1 ORDER BY id")?;
+            let rows = stmt.query_map([absorbed], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        self.conn
+            .prepare_cached("UPDATE profiles SET canonical_id = ?1 WHERE canonical_id = ?2")?
+            .execute([survivor, absorbed])?;
+        for m in &members {
+            self.cache.canon.insert(*m, survivor);
+        }
+        let members_json = serde_json::to_string(&members).unwrap_or_else(|_| "[]".into());
+        self.conn
+            .prepare_cached(
+                "INSERT INTO merges (action, survivor_id, absorbed_id, members, reason, event_id, created_at)
+                 VALUES ('merge', ?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![survivor, absorbed, members_json, reason, event_id, now])?;
+        Ok(())
+    }
+
+    // ---- consent ----
+
+    fn current_consent(
+        &mut self,
+        profile: i64,
+        purpose: &str,
+        channel: &str,
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        let key = (profile, purpose.to_string(), channel.to_string());
+        if let Some(c) = self.cache.consent.get(&key) {
+            return Ok(Some(c.clone()));
+        }
+        let row: Option<(i64, String)> = self
+            .conn
+            .prepare_cached(
+                "SELECT id, status FROM consents WHERE profile_id = ?1 AND purpose = ?2 AND channel = ?3 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row(params![profile, purpose, channel], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some(r) = &row {
+            self.cache.consent.insert(key, r.clone());
+        }
+        Ok(row)
+    }
+
+    fn insert_consent(
+        &mut self,
+        profile: i64,
+        c: &NewConsent,
+        event_id: Option<i64>,
+        now: i64,
+    ) -> Result<ConsentRecord, StoreError> {
+        let previous = self.current_consent(profile, c.purpose.as_str(), c.channel.as_str())?;
+        let evidence = serde_json::to_string(&c.evidence).unwrap_or_else(|_| "{}".into());
+        let effective = c.effective_at.unwrap_or(now);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO consents (profile_id, purpose, channel, status, legal_basis, notice_version, evidence,
+                   effective_at, expires_at, recorded_at, source, event_id, supersedes_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
+                profile,
+                c.purpose.as_str(),
+                c.channel.as_str(),
+                c.status.as_str(),
+                c.legal_basis.as_str(),
+                c.notice_version,
+                evidence,
+                effective,
+                c.expires_at,
+                now,
+                c.source,
+                event_id,
+                previous.as_ref().map(|p| p.0)
+            ])?;
+        let id = self.conn.last_insert_rowid();
+        self.cache.consent.insert(
+            (
+                profile,
+                c.purpose.as_str().to_string(),
+                c.channel.as_str().to_string(),
+            ),
+            (id, c.status.as_str().to_string()),
+        );
+        Ok(ConsentRecord {
+            id: concierge_types::ConsentId(id),
+            profile_id: ProfileId(profile),
+            purpose: c.purpose.clone(),
+            channel: c.channel.clone(),
+            status: c.status,
+            legal_basis: c.legal_basis,
+            legal_basis_articles: c.legal_basis.articles().to_string(),
+            notice_version: c.notice_version.clone(),
+            evidence: c.evidence.clone(),
+            effective_at: Timestamp(effective),
+            expires_at: c.expires_at.map(Timestamp),
+            recorded_at: Timestamp(now),
+            source: c.source.clone(),
+            event_id: event_id.map(concierge_types::EventId),
+            supersedes: previous.map(|p| concierge_types::ConsentId(p.0)),
+        })
+    }
+
+    fn record_consent(
+        &mut self,
+        id: ProfileId,
+        c: NewConsent,
+    ) -> Result<ConsentRecord, StoreError> {
+        let root = canon(&self.conn, &mut self.cache, id.0)?.ok_or(StoreError::CustomerNotFound)?;
+        self.insert_consent(root, &c, None, now_ms())
+    }
+
+    // ---- merges ----
+
+    fn undo(&mut self, id: MergeId) -> Result<MergeView, StoreError> {
+        let row: Option<(String, i64, i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT action, survivor_id, absorbed_id, members FROM merges WHERE id = ?1",
+                [id.0],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let (action, survivor, absorbed, members) = row.ok_or(StoreError::MergeNotFound)?;
+        if action != "merge" {
+            return Err(StoreError::MergeNotUndoable(format!(
+                "entry {id} is a {action} entry, not a merge"
+            )));
+        }
+        let undone: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM merges WHERE action = 'undo' AND related_id = ?1",
+                [id.0],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if undone.is_some() {
+            return Err(StoreError::MergeAlreadyUndone);
+        }
+        let members: Vec<i64> = serde_json::from_str(&members)
+            .map_err(|e| StoreError::Backend(format!("merge {id} members: {e}")))?;
+        let root = canon(&self.conn, &mut self.cache, survivor)?.ok_or_else(|| {
+            StoreError::MergeNotUndoable("the surviving profile no longer exists".into())
+        })?;
+        for m in &members {
+            if canon(&self.conn, &mut self.cache, *m)? != Some(root) {
+                return Err(StoreError::MergeNotUndoable(format!(
+                    "profile {m} is no longer part of this customer"
+                )));
+            }
+        }
+        for m in &members {
+            self.conn
+                .prepare_cached("UPDATE profiles SET canonical_id = ?1 WHERE id = ?2")?
+                .execute([absorbed, *m])?;
+            self.cache.canon.insert(*m, absorbed);
+        }
+        let now = now_ms();
+        let members_json = serde_json::to_string(&members).unwrap_or_else(|_| "[]".into());
+        self.conn.execute(
+            "INSERT INTO merges (action, survivor_id, absorbed_id, members, reason, event_id, created_at, related_id)
+             VALUES ('undo', ?1, ?2, ?3, 'undone by an admin', NULL, ?4, ?5)",
+            params![survivor, absorbed, members_json, now, id.0],
+        )?;
+        let undo_id = self.conn.last_insert_rowid();
+        // An undone merge must not silently happen again on the next event linking the two.
+        self.conn.execute(
+            "INSERT INTO merge_blocks (a_id, b_id, merge_id) VALUES (?1, ?2, ?3)",
+            params![survivor, absorbed, id.0],
+        )?;
+        self.blocks.push((survivor, absorbed));
+        self.cache.refused.clear();
+        read::merge(&self.conn, MergeId(undo_id))?
+            .ok_or_else(|| StoreError::Backend("undo entry vanished".into()))
+    }
+
+    // ---- erasure ----
+
+    fn erase(&mut self, id: ProfileId) -> Result<Option<ErasureReceipt>, StoreError> {
+        let Some(root) = canon(&self.conn, &mut self.cache, id.0)? else {
+            return Ok(None);
+        };
+        let members: Vec<i64> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id FROM profiles WHERE canonical_id = ?1")?;
+            let rows = stmt.query_map([root], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let now = now_ms();
+        let mut receipt = ErasureReceipt {
+            erasure_id: 0,
+            customer_id: ProfileId(root),
+            erased_at: Timestamp(now),
+            profiles: members.len() as u64,
+            events: 0,
+            identifiers: 0,
+            consents: 0,
+            suppressed_identifiers: 0,
+        };
+        for chunk in members.chunks(400) {
+            let list = placeholders(chunk.len());
+            let idents: Vec<Identifier> = {
+                let mut stmt = self.conn.prepare(&format!(
+                    "SELECT kind, value FROM identifiers WHERE profile_id IN ({list})"
+                ))?;
+                let rows = stmt.query_map(params_from_iter(chunk), |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?;
+                rows.filter_map(|r| r.ok())
+                    .filter_map(|(k, v)| {
+                        IdentifierKind::parse(&k).map(|k| Identifier::from_stored(k, v))
+                    })
+                    .collect()
+            };
+            for ident in &idents {
+                let h = self.suppression_hash(ident);
+                let n = self.conn.execute(
+                    "INSERT INTO suppressions (hash, kind, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (hash) DO NOTHING",
+                    params![h, ident.kind.as_str(), now],
+                )?;
+                receipt.suppressed_identifiers += n as u64;
+                self.suppressed.insert(h);
+                self.cache.idents.remove(ident);
+            }
+            let del = |sql: &str| {
+                self.conn
+                    .execute(&sql.replace("LIST", &list), params_from_iter(chunk))
+            };
+            receipt.events += del("DELETE FROM events WHERE profile_id IN (LIST)")? as u64;
+            receipt.identifiers +=
+                del("DELETE FROM identifiers WHERE profile_id IN (LIST)")? as u64;
+            receipt.consents += del("DELETE FROM consents WHERE profile_id IN (LIST)")? as u64;
+            del("DELETE FROM traits WHERE profile_id IN (LIST)")?;
+            let both: Vec<i64> = chunk.iter().chain(chunk.iter()).copied().collect();
+            let list2 = format!(
+                "{list}) OR absorbed_id IN ({})",
+                placeholders_from(chunk.len() + 1, chunk.len())
+            );
+            self.conn.execute(
+                &format!("DELETE FROM merges WHERE survivor_id IN ({list2}"),
+                params_from_iter(&both),
+            )?;
+            let list3 = format!(
+                "{list}) OR b_id IN ({})",
+                placeholders_from(chunk.len() + 1, chunk.len())
+            );
+            self.conn.execute(
+                &format!("DELETE FROM merge_blocks WHERE a_id IN ({list3}"),
+                params_from_iter(&both),
+            )?;
+            del("DELETE FROM profiles WHERE id IN (LIST)")?;
+        }
+        for m in &members {
+            self.cache.canon.remove(m);
+        }
+        self.cache.consent.retain(|k, _| !members.contains(&k.0));
+        self.blocks
+            .retain(|(a, b)| !members.contains(a) && !members.contains(b));
+        self.conn.execute(
+            "INSERT INTO erasures (customer_id, erased_at, profiles, events, identifiers, consents, suppressed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                root,
+                now,
+                receipt.profiles as i64,
+                receipt.events as i64,
+                receipt.identifiers as i64,
+                receipt.consents as i64,
+                receipt.suppressed_identifiers as i64
+            ],
+        )?;
+        receipt.erasure_id = self.conn.last_insert_rowid();
+        Ok(Some(receipt))
+    }
+
+    // ---- keys ----
+
+    fn create_key(&mut self, name: &str, scope: KeyScope) -> Result<(ApiKey, String), StoreError> {
+        let mut bytes = [0u8; 24];
+        getrandom::fill(&mut bytes).map_err(|e| StoreError::Backend(format!("random: {e}")))?;
+        let secret = format!("cx_{}_{}", scope.as_str(), hex(&bytes));
+        let prefix: String = secret.chars().take(14).collect();
+        self.conn.execute(
+            "INSERT INTO api_keys (name, scope, secret_hash, prefix, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![name, scope.as_str(), hash_secret(&secret), prefix, now_ms()],
+        )?;
+        let key = ApiKey {
+            id: KeyId(self.conn.last_insert_rowid()),
+            name: name.to_string(),
+            scope,
+        };
+        Ok((key, secret))
+    }
+}
+
+fn placeholders(n: usize) -> String {
+    placeholders_from(1, n)
+}
+
+fn placeholders_from(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The cluster root of `profile`, or `None` if no such profile exists.
+fn canon(conn: &Connection, cache: &mut Cache, profile: i64) -> rusqlite::Result<Option<i64>> {
+    if let Some(r) = cache.canon.get(&profile) {
+        return Ok(Some(*r));
+    }
+    let root: Option<i64> = conn
+        .prepare_cached("SELECT canonical_id FROM profiles WHERE id = ?1")?
+        .query_row([profile], |r| r.get(0))
+        .optional()?;
+    if let Some(r) = root {
+        cache.canon.insert(profile, r);
+    }
+    Ok(root)
+}
+
+/// The identity graph as the planner sees it, inside the writer's transaction.
+struct TxGraph<'a> {
+    conn: &'a Connection,
+    cache: &'a mut Cache,
+    blocks: &'a [(i64, i64)],
+}
+
+impl Graph for TxGraph<'_> {
+    type Error = rusqlite::Error;
+
+    fn owner(&mut self, id: &Identifier) -> rusqlite::Result<Option<Owner>> {
+        let profile = match self.cache.idents.get(id) {
+            Some(c) => c.profile,
+            None => {
+                let row: Option<CachedIdent> = self
+                    .conn
+                    .prepare_cached("SELECT id, profile_id, first_seen, last_seen FROM identifiers WHERE kind = ?1 AND value = ?2")?
+                    .query_row(params![id.kind.as_str(), id.value], |r| {
+                        Ok(CachedIdent { id: r.get(0)?, profile: r.get(1)?, first_seen: r.get(2)?, last_seen: r.get(3)? })
+                    })
+                    .optional()?;
+                match row {
+                    Some(c) => {
+                        self.cache.idents.insert(id.clone(), c);
+                        c.profile
+                    }
+                    None => return Ok(None),
+                }
+            }
+        };
+        Ok(canon(self.conn, self.cache, profile)?.map(|root| Owner {
+            profile: ProfileId(profile),
+            root: ProfileId(root),
+        }))
+    }
+
+    fn cluster_identifiers(&mut self, root: ProfileId) -> rusqlite::Result<Vec<Identifier>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT i.kind, i.value FROM identifiers i JOIN profiles p ON p.id = i.profile_id WHERE p.canonical_id = ?1",
+        )?;
+        let rows = stmt.query_map([root.0], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (k, v) = row?;
+            if let Some(k) = IdentifierKind::parse(&k) {
+                out.push(Identifier::from_stored(k, v));
+            }
+        }
+        Ok(out)
+    }
+
+    fn merge_blocked(&mut self, a: ProfileId, b: ProfileId) -> rusqlite::Result<bool> {
+        for (x, y) in self.blocks {
+            let (rx, ry) = (
+                canon(self.conn, self.cache, *x)?,
+                canon(self.conn, self.cache, *y)?,
+            );
+            if (rx == Some(a.0) && ry == Some(b.0)) || (rx == Some(b.0) && ry == Some(a.0)) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
