@@ -1,1 +1,187 @@
-fn main() {}
+//! The `concierge` command: `serve`, `keys`, `import`, `bench`.
+
+mod bench;
+mod config;
+mod import;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use concierge_store::sqlite::SqliteStore;
+use concierge_store::Store;
+use concierge_types::KeyScope;
+use config::{Config, Overrides};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "concierge",
+    version,
+    about = "Customer data, conversations, bot and insights in one binary"
+)]
+struct Cli {
+    /// Configuration file (TOML). Default: DATA_DIR/concierge.toml when it exists.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Data folder of the embedded store [default: ./concierge-data].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Bulk-load data.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// Measure performance next to a baseline.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key; its secret is printed as the last line and never shown again.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// `ingest` (a Segment write key) or `admin` (the REST API).
+        #[arg(long, value_parser = ["ingest", "admin"])]
+        scope: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Load Segment messages, one JSON object per line.
+    Segment {
+        file: PathBuf,
+        /// Provenance recorded on the imported identifiers and traits.
+        #[arg(long, default_value = "segment-import")]
+        source: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Ingestion throughput and 360° view latency, next to raw SQLite inserts.
+    Ingest(bench::IngestArgs),
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CONCIERGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let listen = match &cli.command {
+        Command::Serve { listen } => listen.clone(),
+        _ => None,
+    };
+    let overrides = Overrides {
+        config: cli.config.clone(),
+        data_dir: cli.data_dir.clone(),
+        listen,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    match cli.command {
+        Command::Serve { .. } => runtime.block_on(serve(Config::load(&overrides)?)),
+        Command::Keys {
+            command: KeysCommand::Create { name, scope },
+        } => {
+            let config = Config::load(&overrides)?;
+            let scope = KeyScope::parse(&scope).context("scope must be ingest or admin")?;
+            let store = open_store(&config)?;
+            let (key, secret) = runtime.block_on(store.create_key(&name, scope))?;
+            store.shutdown();
+            println!(
+                "created {} key {:?} (id {}) in {}",
+                key.scope.as_str(),
+                key.name,
+                key.id,
+                config.data_dir.display()
+            );
+            println!("store it now: only its hash is kept");
+            println!("{secret}");
+            Ok(())
+        }
+        Command::Import {
+            command: ImportCommand::Segment { file, source },
+        } => {
+            let config = Config::load(&overrides)?;
+            let store = Arc::new(open_store(&config)?);
+            let result = runtime.block_on(import::segment(store.clone(), &config, &file, &source));
+            store.shutdown();
+            result
+        }
+        Command::Bench {
+            command: BenchCommand::Ingest(args),
+        } => runtime.block_on(bench::ingest(args)),
+    }
+}
+
+fn open_store(config: &Config) -> Result<SqliteStore> {
+    SqliteStore::open(config.store_options())
+        .with_context(|| format!("opening the store in {}", config.data_dir.display()))
+}
+
+async fn serve(config: Config) -> Result<()> {
+    let store = Arc::new(open_store(&config)?);
+    let app = concierge_server::app(store.clone(), config.server_config());
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    println!(
+        "Concierge listening on http://{addr} (data in {})",
+        config.data_dir.display()
+    );
+    concierge_server::serve(listener, app, shutdown_signal()).await?;
+    tracing::info!("stopping: committing what is queued");
+    store.shutdown();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

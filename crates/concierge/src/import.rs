@@ -1,0 +1,179 @@
+//! `concierge import segment FILE.jsonl`: one Segment message per line. Each line is validated whole
+//! before anything is written, so a bad line is reported with its number and skipped, never
+//! half-applied; valid lines are committed in chunks through the same store path as live traffic.
+
+use crate::config::Config;
+use anyhow::{Context, Result};
+use concierge_segment::{to_event, IngestContext};
+use concierge_store::Store;
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const CHUNK: usize = 5_000;
+/// Bad lines printed one by one; past this only counted.
+const MAX_REPORTED: usize = 200;
+
+pub async fn segment(
+    store: Arc<dyn Store>,
+    config: &Config,
+    path: &Path,
+    source: &str,
+) -> Result<()> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let limits = config.ingest.limits();
+    let source = format!("import:{source}");
+    let mut progress = Progress::new(total);
+    let (mut read_bytes, mut line_no, mut bad, mut chunk) =
+        (0u64, 0usize, 0usize, Vec::with_capacity(CHUNK));
+    let (mut accepted, mut duplicates, mut suppressed) = (0usize, 0usize, 0usize);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = reader
+            .by_ref()
+            .take(limits.max_event_bytes as u64 * 4)
+            .read_until(b'\n', &mut buf)
+            .context("reading the file")?;
+        if n == 0 {
+            break;
+        }
+        read_bytes += n as u64;
+        line_no += 1;
+        let oversize = !buf.ends_with(b"\n") && n as u64 == limits.max_event_bytes as u64 * 4;
+        if oversize {
+            // Skip the rest of an absurdly long line.
+            let mut rest = Vec::new();
+            read_bytes += reader.read_until(b'\n', &mut rest).unwrap_or(0) as u64;
+        }
+        let text = String::from_utf8_lossy(&buf);
+        let text = text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let ctx = IngestContext {
+            source: &source,
+            received_at: chrono::Utc::now().timestamp_millis(),
+            default_region: &config.identity.default_region,
+            limits,
+        };
+        let parsed = if oversize {
+            Err(format!(
+                "line is longer than {} bytes",
+                limits.max_event_bytes * 4
+            ))
+        } else {
+            serde_json::from_str(text)
+                .map_err(|e| format!("invalid_json: {e}"))
+                .and_then(|v| to_event(v, &ctx).map_err(|e| format!("{}: {}", e.code, e.message)))
+        };
+        match parsed {
+            Ok(ev) => chunk.push(ev),
+            Err(why) => {
+                bad += 1;
+                if bad <= MAX_REPORTED {
+                    progress.clear();
+                    eprintln!("line {line_no}: {why}");
+                }
+            }
+        }
+        if chunk.len() >= CHUNK {
+            let r = store
+                .ingest(std::mem::take(&mut chunk))
+                .await
+                .context("storing events")?;
+            accepted += r.accepted;
+            duplicates += r.duplicates;
+            suppressed += r.suppressed;
+        }
+        progress.update(read_bytes, line_no, accepted);
+    }
+    if !chunk.is_empty() {
+        let r = store.ingest(chunk).await.context("storing events")?;
+        accepted += r.accepted;
+        duplicates += r.duplicates;
+        suppressed += r.suppressed;
+    }
+    progress.finish(read_bytes, line_no, accepted);
+    if bad > MAX_REPORTED {
+        eprintln!("… and {} more bad lines", bad - MAX_REPORTED);
+    }
+    println!("imported {accepted} events from {line_no} lines: {duplicates} duplicates skipped, {suppressed} suppressed, {bad} bad lines skipped");
+    Ok(())
+}
+
+/// A one-line progress bar on stderr (plain periodic lines when stderr is not a terminal).
+struct Progress {
+    total: u64,
+    started: Instant,
+    last: Instant,
+    tty: bool,
+    drawn: bool,
+}
+
+impl Progress {
+    fn new(total: u64) -> Self {
+        let now = Instant::now();
+        Progress {
+            total,
+            started: now,
+            last: now,
+            tty: std::io::stderr().is_terminal(),
+            drawn: false,
+        }
+    }
+
+    fn line(&self, bytes: u64, lines: usize, events: usize) -> String {
+        let frac = if self.total > 0 {
+            (bytes as f64 / self.total as f64).min(1.0)
+        } else {
+            1.0
+        };
+        let width = 30;
+        let filled = (frac * width as f64).round() as usize;
+        let secs = self.started.elapsed().as_secs_f64().max(1e-6);
+        format!(
+            "[{}{}] {:>3.0}%  {lines} lines  {events} events  {:.0} lines/s",
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            frac * 100.0,
+            lines as f64 / secs
+        )
+    }
+
+    fn update(&mut self, bytes: u64, lines: usize, events: usize) {
+        let every = if self.tty {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(5)
+        };
+        if self.last.elapsed() < every {
+            return;
+        }
+        self.last = Instant::now();
+        let text = self.line(bytes, lines, events);
+        let mut err = std::io::stderr();
+        if self.tty {
+            let _ = write!(err, "\r{text}");
+            self.drawn = true;
+        } else {
+            let _ = writeln!(err, "{text}");
+        }
+        let _ = err.flush();
+    }
+
+    fn clear(&mut self) {
+        if self.drawn {
+            eprint!("\r{}\r", " ".repeat(80));
+            self.drawn = false;
+        }
+    }
+
+    fn finish(&mut self, bytes: u64, lines: usize, events: usize) {
+        self.clear();
+        eprintln!("{}", self.line(bytes, lines, events));
+    }
+}

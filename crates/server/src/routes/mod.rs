@@ -1,0 +1,39 @@
+mod customers;
+mod tracking;
+
+use crate::error::Failure;
+use crate::SharedState;
+use axum::routing::get;
+use axum::Router;
+use concierge_types::ErrorCode;
+
+pub fn router(state: SharedState) -> Router {
+    Router::new()
+        .merge(tracking::routes())
+        .merge(customers::routes())
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .fallback(|| async { Failure::new(ErrorCode::NotFound, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            Failure::new(
+                ErrorCode::MethodNotAllowed,
+                "this route does not accept that method",
+            )
+        })
+        .with_state(state)
+}
+
+/// Reads a request body up to `limit` bytes.
+pub(crate) async fn read_body(
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, Failure> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        Failure::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the request body is larger than {limit} bytes"),
+        )
+    })
+}

@@ -1,0 +1,201 @@
+//! The Segment-compatible tracking API.
+
+use super::read_body;
+use crate::error::{Failure, Result};
+use crate::SharedState;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use concierge_segment::{
+    decode_body, parse, to_events, write_key_from_authorization, Call, IngestContext,
+};
+use concierge_types::{ApiError, ErrorCode};
+use serde::Deserialize;
+use serde_json::json;
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/v1/{call}", post(call))
+        .route("/beacon/v1/batch", post(beacon))
+        .route("/v1/projects/{write_key}/settings", get(settings))
+        .layer(middleware::from_fn(cors))
+}
+
+/// Browsers (analytics.js) post cross-origin; answer preflights and allow any origin, since write
+/// keys are public by design.
+async fn cors(request: Request, next: Next) -> Response {
+    let preflight = request.method() == Method::OPTIONS;
+    let mut response = if preflight {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(request).await
+    };
+    let h = response.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Content-Type, Content-Encoding, Authorization, X-Retry-Count"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    response
+}
+
+async fn call(
+    State(state): State<SharedState>,
+    Path(route): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response> {
+    let call = Call::from_segment(&route).ok_or_else(|| {
+        Failure::new(
+            ErrorCode::NotFound,
+            format!("no tracking route /v1/{route}"),
+        )
+    })?;
+    ingest(&state, call, &headers, body, None).await
+}
+
+#[derive(Deserialize)]
+struct BeaconQuery {
+    #[serde(rename = "writeKey")]
+    write_key: Option<String>,
+}
+
+/// RudderStack's `navigator.sendBeacon` route: the write key comes in the query string.
+async fn beacon(
+    State(state): State<SharedState>,
+    Query(q): Query<BeaconQuery>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response> {
+    ingest(&state, Call::Batch, &headers, body, q.write_key).await
+}
+
+async fn ingest(
+    state: &SharedState,
+    call: Call,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    query_key: Option<String>,
+) -> Result<Response> {
+    let limits = state.config.limits;
+    let limit = call.max_bytes(&limits);
+    let raw = read_body(body, limit).await?;
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok());
+    let decoded = decode_body(encoding, &raw, limit)?;
+    let request = parse(call, &decoded, &limits)?;
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let secret = write_key_from_authorization(auth)
+        .or_else(|| request.write_key.clone())
+        .or(query_key)
+        .ok_or_else(|| {
+            Failure::new(
+                ErrorCode::MissingAuthorization,
+                "send the write key as HTTP Basic user name or as `writeKey` in the body",
+            )
+        })?;
+    let key = state
+        .keys
+        .authenticate(state.store.as_ref(), &secret)
+        .await?;
+    let ctx = IngestContext {
+        source: &key.name,
+        received_at: chrono::Utc::now().timestamp_millis(),
+        default_region: &state.config.default_region,
+        limits,
+    };
+    let (events, rejected) = to_events(request, &ctx);
+    if events.is_empty() {
+        return Err(match (call, rejected.first()) {
+            (Call::Single(_), Some(first)) => {
+                Failure(ApiError::new(first.code, first.message.clone()))
+            }
+            _ => Failure(
+                ApiError::new(
+                    ErrorCode::NoValidEvents,
+                    "no event of the batch is valid; see details",
+                )
+                .with_details(rejected),
+            ),
+        });
+    }
+    let report = state.store.ingest(events).await?;
+    Ok(Json(json!({
+        "success": true,
+        "accepted": report.accepted,
+        "duplicates": report.duplicates,
+        "suppressed": report.suppressed,
+        "rejected": rejected,
+    }))
+    .into_response())
+}
+
+/// The settings analytics.js loads at start: enough for it to send everything to us.
+async fn settings(
+    State(state): State<SharedState>,
+    Path(write_key): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    state
+        .keys
+        .authenticate(state.store.as_ref(), &write_key)
+        .await?;
+    let (protocol, host) = match &state.config.public_url {
+        Some(url) => match url.split_once("://") {
+            Some((p, h)) => (p.to_string(), h.trim_end_matches('/').to_string()),
+            None => ("https".to_string(), url.trim_end_matches('/').to_string()),
+        },
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("localhost")
+                .to_string();
+            let proto = headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("http")
+                .to_string();
+            (proto, host)
+        }
+    };
+    Ok(Json(json!({
+        "integrations": {
+            "Segment.io": {
+                "apiKey": write_key,
+                "apiHost": format!("{host}/v1"),
+                "protocol": protocol,
+                "unbundledIntegrations": [],
+                "addBundledMetadata": true,
+                "maybeBundledConfigIds": {},
+                "deliveryStrategy": {"strategy": "batching", "config": {"size": 10, "timeout": 5000}}
+            }
+        },
+        "plan": {"track": {"__default": {"enabled": true, "integrations": {}}}, "identify": {"__default": {"enabled": true}}, "group": {"__default": {"enabled": true}}},
+        "edgeFunction": {},
+        "analyticsNextEnabled": true,
+        "middlewareSettings": {},
+        "enabledMiddleware": {},
+        "metrics": {"sampleRate": 0},
+        "legacyVideoPluginsEnabled": false,
+        "remotePlugins": []
+    }))
+    .into_response())
+}
