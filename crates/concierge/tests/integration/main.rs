@@ -1,1 +1,8 @@
+//! Black-box tests against the real `concierge` binary: one test binary (link time matters on two
+//! cores), one module per capability.
 
+mod durability;
+mod helpers;
+mod identity;
+mod privacy;
+mod tracking;

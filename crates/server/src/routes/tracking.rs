@@ -4,7 +4,7 @@ use super::read_body;
 use crate::error::{Failure, Result};
 use crate::SharedState;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,21 +18,19 @@ use serde_json::json;
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
-        .route("/v1/{call}", post(call))
-        .route("/beacon/v1/batch", post(beacon))
-        .route("/v1/projects/{write_key}/settings", get(settings))
+        .route("/v1/{call}", post(call).options(preflight))
+        .route("/beacon/v1/batch", post(beacon).options(preflight))
+        .route(
+            "/v1/projects/{write_key}/settings",
+            get(settings).options(preflight),
+        )
         .layer(middleware::from_fn(cors))
 }
 
 /// Browsers (analytics.js) post cross-origin; answer preflights and allow any origin, since write
 /// keys are public by design.
 async fn cors(request: Request, next: Next) -> Response {
-    let preflight = request.method() == Method::OPTIONS;
-    let mut response = if preflight {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        next.run(request).await
-    };
+    let mut response = next.run(request).await;
     let h = response.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -51,6 +49,10 @@ async fn cors(request: Request, next: Next) -> Response {
         HeaderValue::from_static("86400"),
     );
     response
+}
+
+async fn preflight() -> StatusCode {
+    StatusCode::NO_CONTENT
 }
 
 async fn call(

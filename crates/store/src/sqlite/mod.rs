@@ -110,7 +110,8 @@ impl SqliteStore {
         make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
     ) -> Result<T, StoreError> {
         let before = self.pending.fetch_add(events, Ordering::AcqRel);
-        if events > 0 && before + events > self.max_pending {
+        // A batch bigger than the whole limit still goes through when nothing else is waiting.
+        if events > 0 && before > 0 && before + events > self.max_pending {
             self.pending.fetch_sub(events, Ordering::AcqRel);
             return Err(StoreError::Overloaded);
         }
