@@ -1,16 +1,552 @@
-//! `concierge bench ingest` (written below).
-use anyhow::Result;
+//! `concierge bench ingest`: ingestion throughput and 360° view latency, each next to a baseline
+//! measured in the same run.
+//!
+//! (a) raw SQLite: the same rows the store would write, inserted into the same `events` table (same
+//!     indexes, same pragmas and page cache) with one prepared statement in transactions of 10,000
+//!     rows — the fastest plain loop, with no HTTP, parsing or identity resolution.
+//! (b) Concierge through its real HTTP path: `/v1/batch` of 100 events over keep-alive connections.
+//! (c) single-event `/v1/track` requests on 64 concurrent connections.
+//! (d) the 360° view (`GET /api/v1/customers/{id}`) after all of the above, p50 and p99.
+//!
+//! The events are realistic (≈300 bytes, ~100k customers, anonymous browsing, logins that attach
+//! identifiers, second devices whose identify call merges two profiles).
+
+use anyhow::{Context, Result};
+use concierge_segment::{to_event, IngestContext, Limits};
+use concierge_store::sqlite::{schema, SqliteOptions, SqliteStore};
+use concierge_store::Store;
+use concierge_types::{KeyScope, NewEvent};
+use rusqlite::params;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
 
 #[derive(clap::Args)]
 pub struct IngestArgs {
-    /// Events to generate.
+    /// Events for (a) and (b).
     #[arg(long, default_value_t = 1_000_000)]
     events: usize,
+    /// Distinct customers the events belong to [default: events / 10].
+    #[arg(long)]
+    customers: Option<usize>,
+    /// Single /v1/track requests for (c) [default: events / 10].
+    #[arg(long)]
+    track_requests: Option<usize>,
+    /// Concurrent connections for (c).
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Concurrent connections sending batches for (b).
+    #[arg(long, default_value_t = 32)]
+    batch_connections: usize,
+    /// 360° views to time for (d).
+    #[arg(long, default_value_t = 2_000)]
+    views: usize,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also time `Store::ingest` directly (no HTTP), to tell store cost from HTTP cost.
+    #[arg(long)]
+    direct: bool,
 }
 
-pub async fn ingest(_args: IngestArgs) -> Result<()> {
-    anyhow::bail!("not yet")
+/// A small deterministic generator, so every run sends the same events.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+const PRODUCTS: &[(&str, &str, f64)] = &[
+    ("Tênis Corrida Leve", "calcados", 349.90),
+    ("Camiseta Algodão", "vestuario", 59.90),
+    ("Mochila Urbana 20L", "acessorios", 189.00),
+    ("Garrafa Térmica", "casa", 79.50),
+    ("Fone Bluetooth", "eletronicos", 229.00),
+    ("Jaqueta Corta-Vento", "vestuario", 279.90),
+];
+const EVENTS: &[&str] = &[
+    "Product Viewed",
+    "Product Viewed",
+    "Product Added",
+    "Checkout Started",
+    "Order Completed",
+];
+
+/// Generates `n` Segment messages (JSON text) for `customers` people, as visits: each visit is one
+/// person's run of 1–6 consecutive events seconds apart; a person's first visits are anonymous, then
+/// they sign up (identifiers attach), and later a second device appears and is merged on login.
+fn generate(n: usize, customers: usize, seed: u64, id_prefix: &str) -> Vec<String> {
+    let mut rng = Rng(seed | 1);
+    let mut seen = vec![0u8; customers];
+    let start = chrono::Utc::now() - chrono::Duration::days(30);
+    let step_ms = (30 * 86_400_000 / n.max(1)) as i64;
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let c = rng.below(customers);
+        let visit = 1 + rng.below(6);
+        let visit_start = start + chrono::Duration::milliseconds(out.len() as i64 * step_ms);
+        for j in 0..visit {
+            if out.len() == n {
+                break;
+            }
+            let k = seen[c];
+            seen[c] = seen[c].saturating_add(1);
+            let ts = (visit_start + chrono::Duration::seconds(j as i64 * 20))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let mid = format!(
+                "{id_prefix}{:08x}-{:012x}",
+                out.len(),
+                rng.next() & 0xffff_ffff_ffff
+            );
+            out.push(message(&mut rng, c, k, &ts, &mid));
+        }
+    }
+    out
+}
+
+fn message(rng: &mut Rng, c: usize, k: u8, ts: &str, mid: &str) -> String {
+    let ctx = r#""context":{"library":{"name":"analytics-python","version":"2.4.0"},"ip":"189.40.12.7","locale":"pt-BR"}"#;
+    let user = format!("user-{c}");
+    match k {
+        // First visit, anonymous on device 1.
+        0 => format!(
+            r#"{{"type":"page","anonymousId":"anon-{c}-1","name":"Home","properties":{{"url":"https://loja.example/","path":"/","title":"Loja"}},"messageId":"{mid}","timestamp":"{ts}",{ctx}}}"#
+        ),
+        // Sign-up: user id, email and phone attach to the anonymous profile.
+        1 => format!(
+            r#"{{"type":"identify","userId":"{user}","anonymousId":"anon-{c}-1","traits":{{"email":"cliente{c}@example.com","phone":"+55 11 9{:04}-{:04}","name":"Cliente {c}","plan":"basic"}},"messageId":"{mid}","timestamp":"{ts}",{ctx}}}"#,
+            c % 10_000,
+            (c / 10_000) % 10_000
+        ),
+        // Device 2, anonymous: a second profile…
+        5 => format!(
+            r#"{{"type":"page","anonymousId":"anon-{c}-2","name":"Ofertas","properties":{{"url":"https://loja.example/ofertas","path":"/ofertas"}},"messageId":"{mid}","timestamp":"{ts}",{ctx}}}"#
+        ),
+        // …merged into the customer when they log in there.
+        7 => format!(
+            r#"{{"type":"identify","userId":"{user}","anonymousId":"anon-{c}-2","traits":{{"plan":"gold"}},"messageId":"{mid}","timestamp":"{ts}",{ctx}}}"#
+        ),
+        _ if rng.below(4) == 0 => format!(
+            r#"{{"type":"page","userId":"{user}","name":"Categoria","properties":{{"url":"https://loja.example/c/{0}","path":"/c/{0}"}},"messageId":"{mid}","timestamp":"{ts}",{ctx}}}"#,
+            PRODUCTS[rng.below(PRODUCTS.len())].1
+        ),
+        _ => {
+            let (name, cat, price) = PRODUCTS[rng.below(PRODUCTS.len())];
+            let event = EVENTS[rng.below(EVENTS.len())];
+            format!(
+                r#"{{"type":"track","userId":"{user}","event":"{event}","properties":{{"sku":"SKU-{:05}","name":"{name}","category":"{cat}","price":{price},"currency":"BRL"}},"messageId":"{mid}","timestamp":"{ts}",{ctx}}}"#,
+                rng.below(50_000)
+            )
+        }
+    }
+}
+
+/// What the store would write for these messages (parsed and validated outside the timer).
+fn prepared(messages: &[String]) -> Vec<NewEvent> {
+    let ctx = IngestContext {
+        source: "bench",
+        received_at: chrono::Utc::now().timestamp_millis(),
+        default_region: "BR",
+        limits: Limits::default(),
+    };
+    messages
+        .iter()
+        .filter_map(|m| {
+            serde_json::from_str(m)
+                .ok()
+                .and_then(|v| to_event(v, &ctx).ok())
+        })
+        .collect()
+}
+
+/// (a) The baseline: plain batched inserts into the same table.
+fn raw_sqlite(dir: &std::path::Path, messages: &[String]) -> Result<(f64, usize)> {
+    let path = dir.join("baseline.db");
+    let mut conn = rusqlite::Connection::open(&path)?;
+    schema::configure(&conn)?;
+    conn.execute_batch(schema::EVENTS_TABLE)?;
+    let mut elapsed = Duration::ZERO;
+    let mut rows = 0;
+    for chunk in messages.chunks(10_000) {
+        let events = prepared(chunk);
+        let t = Instant::now();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO events (profile_id, dedup_key, kind, name, channel, source, ts, received_at, consent, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for (i, e) in events.iter().enumerate() {
+                stmt.execute(params![
+                    (rows + i) as i64 % 100_000,
+                    e.dedup_key,
+                    e.kind.as_str(),
+                    e.name,
+                    e.channel,
+                    e.source,
+                    e.ts,
+                    e.received_at,
+                    e.consent_snapshot,
+                    e.body
+                ])?;
+            }
+        }
+        tx.commit()?;
+        elapsed += t.elapsed();
+        rows += events.len();
+    }
+    Ok((rows as f64 / elapsed.as_secs_f64(), rows))
+}
+
+/// A keep-alive HTTP/1.1 connection that sends one request at a time.
+struct Conn {
+    reader: BufReader<TcpStream>,
+    host: String,
+}
+
+impl Conn {
+    async fn open(addr: &str) -> Result<Conn> {
+        let s = TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        Ok(Conn {
+            reader: BufReader::new(s),
+            host: addr.to_string(),
+        })
+    }
+
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        auth: &str,
+        body: &[u8],
+    ) -> Result<(u16, Vec<u8>)> {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.host,
+            body.len()
+        );
+        let s = self.reader.get_mut();
+        s.write_all(head.as_bytes()).await?;
+        s.write_all(body).await?;
+        let mut line = String::new();
+        self.reader.read_line(&mut line).await?;
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .context("bad status line")?;
+        let mut length = 0;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).await?;
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body).await?;
+        Ok((status, body))
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace()
+        .nth(1)?
+        .parse::<f64>()
+        .ok()
+        .map(|kb| kb / 1024.0)
+}
+
+pub async fn ingest(args: IngestArgs) -> Result<()> {
+    let customers = args.customers.unwrap_or((args.events / 10).max(1));
+    let track_n = args.track_requests.unwrap_or((args.events / 10).max(1));
+    let tmp = std::env::temp_dir().join(format!("concierge-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let log = |s: &str| {
+        if !args.json {
+            eprintln!("{s}");
+        }
+    };
+
+    log(&format!(
+        "generating {} events for {customers} customers…",
+        args.events
+    ));
+    let messages = generate(args.events, customers, 0x5eed, "b");
+    let avg_bytes =
+        messages.iter().map(|m| m.len()).sum::<usize>() as f64 / messages.len().max(1) as f64;
+
+    log("(a) raw SQLite batched inserts…");
+    let (raw_rate, raw_rows) = raw_sqlite(&tmp, &messages)?;
+
+    let mut direct_rate = None;
+    if args.direct {
+        log("(b') Store::ingest directly, 10,000 events a call…");
+        let store = SqliteStore::open(SqliteOptions::new(tmp.join("direct.db")))?;
+        let mut n = 0;
+        let mut spent = Duration::ZERO;
+        for chunk in messages.chunks(10_000) {
+            let evs = prepared(chunk);
+            let t = Instant::now();
+            n += store.ingest(evs).await?.accepted;
+            spent += t.elapsed();
+        }
+        direct_rate = Some(n as f64 / spent.as_secs_f64());
+        store.shutdown();
+    }
+    log("(b) HTTP /v1/batch…");
+    let store = Arc::new(SqliteStore::open(SqliteOptions::new(
+        tmp.join("concierge.db"),
+    ))?);
+    let (_, key) = store.create_key("bench", KeyScope::Ingest).await?;
+    let (_, admin) = store.create_key("bench-admin", KeyScope::Admin).await?;
+    let app = concierge_server::app(store.clone(), concierge_server::ServerConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?.to_string();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(concierge_server::serve(listener, app, async {
+        let _ = stop_rx.await;
+    }));
+    let basic = {
+        use base64::Engine;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
+        )
+    };
+
+    let messages = Arc::new(messages);
+    let batches = messages.len().div_ceil(100);
+    let next = Arc::new(AtomicUsize::new(0));
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.batch_connections.max(1) {
+        let (messages, next, addr, basic) =
+            (messages.clone(), next.clone(), addr.clone(), basic.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(&addr).await?;
+            let mut accepted = 0usize;
+            loop {
+                let b = next.fetch_add(1, Ordering::Relaxed);
+                if b >= batches {
+                    return Ok::<usize, anyhow::Error>(accepted);
+                }
+                let items = &messages[b * 100..((b + 1) * 100).min(messages.len())];
+                let body = format!(r#"{{"batch":[{}]}}"#, items.join(","));
+                loop {
+                    let (status, resp) = conn
+                        .send("POST", "/v1/batch", &basic, body.as_bytes())
+                        .await?;
+                    match status {
+                        200 => {
+                            let v: serde_json::Value = serde_json::from_slice(&resp)?;
+                            accepted += v["accepted"].as_u64().unwrap_or(0) as usize;
+                            break;
+                        }
+                        429 => tokio::time::sleep(Duration::from_millis(5)).await,
+                        s => {
+                            anyhow::bail!("batch answered {s}: {}", String::from_utf8_lossy(&resp))
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    let mut http_accepted = 0;
+    for task in tasks {
+        http_accepted += task.await??;
+    }
+    let batch_secs = t.elapsed().as_secs_f64();
+    let batch_rate = http_accepted as f64 / batch_secs;
+
+    log("(c) HTTP /v1/track, single events…");
+    let singles = Arc::new(generate(track_n, customers, 0xfeed, "t"));
+    let next = Arc::new(AtomicUsize::new(0));
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.connections.max(1) {
+        let (singles, next, addr, basic) =
+            (singles.clone(), next.clone(), addr.clone(), basic.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(&addr).await?;
+            let (mut ok, mut limited) = (0usize, 0usize);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= singles.len() {
+                    return Ok::<(usize, usize), anyhow::Error>((ok, limited));
+                }
+                loop {
+                    let (status, resp) = conn
+                        .send("POST", "/v1/track", &basic, singles[i].as_bytes())
+                        .await?;
+                    match status {
+                        200 => {
+                            ok += 1;
+                            break;
+                        }
+                        429 => {
+                            limited += 1;
+                            tokio::time::sleep(Duration::from_millis(5)).await
+                        }
+                        s => {
+                            anyhow::bail!("track answered {s}: {}", String::from_utf8_lossy(&resp))
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    let (mut track_ok, mut track_429) = (0, 0);
+    for task in tasks {
+        let (ok, limited) = task.await??;
+        track_ok += ok;
+        track_429 += limited;
+    }
+    let track_rate = track_ok as f64 / t.elapsed().as_secs_f64();
+
+    log("(d) 360° view latency…");
+    let stats = store.stats().await?;
+    let roots: Vec<i64> = {
+        let conn = rusqlite::Connection::open(tmp.join("concierge.db"))?;
+        let mut stmt = conn.prepare(
+            "SELECT id FROM profiles WHERE canonical_id = id ORDER BY random() LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([args.views as i64], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let merges: i64 = rusqlite::Connection::open(tmp.join("concierge.db"))?.query_row(
+        "SELECT COUNT(*) FROM merges WHERE action = 'merge'",
+        [],
+        |r| r.get(0),
+    )?;
+    let mut conn = Conn::open(&addr).await?;
+    let bearer = format!("Bearer {admin}");
+    let mut lat = Vec::with_capacity(roots.len());
+    for id in &roots {
+        let t = Instant::now();
+        let (status, _) = conn
+            .send("GET", &format!("/api/v1/customers/{id}"), &bearer, b"")
+            .await?;
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(status == 200, "view of {id} answered {status}");
+    }
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let (p50, p99) = (percentile(&lat, 0.50), percentile(&lat, 0.99));
+
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    store.shutdown();
+    let rss = peak_rss_mb();
+    let _ = std::fs::remove_dir_all(&tmp);
+
+    let ratio = batch_rate / raw_rate;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "events": args.events,
+                "customers": customers,
+                "avg_event_bytes": avg_bytes.round(),
+                "raw_sqlite_events_per_s": raw_rate.round(),
+                "raw_sqlite_rows": raw_rows,
+                "http_batch_events_per_s": batch_rate.round(),
+                "store_direct_events_per_s": direct_rate.map(f64::round),
+                "http_batch_seconds": batch_secs,
+                "ratio": (ratio * 1000.0).round() / 1000.0,
+                "single_track_requests_per_s": track_rate.round(),
+                "single_track_requests": track_ok,
+                "single_track_429_retries": track_429,
+                "track_connections": args.connections,
+                "view_p50_ms": (p50 * 1000.0).round() / 1000.0,
+                "view_p99_ms": (p99 * 1000.0).round() / 1000.0,
+                "views": lat.len(),
+                "events_stored": stats.events,
+                "profiles": stats.profiles,
+                "customers_after_merges": stats.customers,
+                "merges": merges,
+                "peak_rss_mb": rss.map(|r| r.round()),
+            })
+        );
+    } else {
+        println!("Concierge ingest benchmark: {} events (avg {avg_bytes:.0} bytes), {customers} customers, {} cores", args.events, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        println!();
+        println!("  {:<58} {:>14}", "measurement", "result");
+        println!(
+            "  {:<58} {:>10.0} ev/s",
+            "(a) raw SQLite batched inserts, same table+indexes (baseline)", raw_rate
+        );
+        println!(
+            "  {:<58} {:>10.0} ev/s",
+            format!(
+                "(b) Concierge HTTP /v1/batch x100, {} connections",
+                args.batch_connections
+            ),
+            batch_rate
+        );
+        println!(
+            "  {:<58} {:>14.2}   goal >= 0.70",
+            "    ratio (b)/(a)", ratio
+        );
+        if let Some(d) = direct_rate {
+            println!(
+                "  {:<58} {:>10.0} ev/s",
+                "(b') Store::ingest directly, 10,000-event calls, no HTTP", d
+            );
+        }
+        println!(
+            "  {:<58} {:>9.0} req/s   goal >= 10,000",
+            format!(
+                "(c) Concierge HTTP /v1/track, {} connections, durable",
+                args.connections
+            ),
+            track_rate
+        );
+        println!(
+            "  {:<58} {:>11.3} ms",
+            format!(
+                "(d) 360° view p50, {} customers, after {} events",
+                lat.len(),
+                stats.events
+            ),
+            p50
+        );
+        println!(
+            "  {:<58} {:>11.3} ms   goal <= 2 ms",
+            "    360° view p99", p99
+        );
+        println!();
+        println!(
+            "  store after the run: {} events, {} profiles in {} customers, {merges} merges; {track_429} 429 retries in (c); peak RSS {}",
+            stats.events,
+            stats.profiles,
+            stats.customers,
+            rss.map(|r| format!("{r:.0} MB (generator included)")).unwrap_or_else(|| "n/a".into())
+        );
+    }
+    Ok(())
 }

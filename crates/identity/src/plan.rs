@@ -83,7 +83,9 @@ pub fn plan<G: Graph>(
         ignored: Vec::new(),
     };
     let mut folded: Vec<ProfileId> = Vec::new();
-    let mut held = KindValues::new();
+    // Values held by the folded clusters, loaded only when a rule needs them: an event whose
+    // identifiers are all known and in one cluster (the common case) costs no query.
+    let mut held: Option<KindValues> = None;
     let mut anchor_profile: Option<ProfileId> = None;
 
     for id in ids {
@@ -97,6 +99,12 @@ pub fn plan<G: Graph>(
                 anchor_profile.get_or_insert(owner.profile);
             }
             Some(owner) => {
+                if folded.is_empty() && plan.attach.is_empty() && held.is_none() {
+                    folded.push(owner.root);
+                    plan.seen.push(id.clone());
+                    anchor_profile.get_or_insert(owner.profile);
+                    continue;
+                }
                 let mut blocked = false;
                 for f in &folded {
                     blocked |= graph.merge_blocked(*f, owner.root)?;
@@ -109,28 +117,27 @@ pub fn plan<G: Graph>(
                     });
                     continue;
                 }
+                let current = load_held(graph, &mut held, &folded, &plan.attach)?;
                 let theirs = graph.cluster_identifiers(owner.root)?;
-                if folded.is_empty() && plan.attach.is_empty() {
-                    add_all(&mut held, &theirs);
-                } else if let Err(reason) = compatible(&held, &theirs, rules) {
+                if let Err(reason) = compatible(current, &theirs, rules) {
                     plan.refused.push(Refusal {
                         root: owner.root,
                         other: folded.first().copied(),
                         reason,
                     });
                     continue;
-                } else {
-                    add_all(&mut held, &theirs);
-                    if !folded.is_empty() {
-                        plan.absorb.push((owner.root, id.kind));
-                    }
+                }
+                add_all(current, &theirs);
+                if !folded.is_empty() {
+                    plan.absorb.push((owner.root, id.kind));
                 }
                 folded.push(owner.root);
                 plan.seen.push(id.clone());
                 anchor_profile.get_or_insert(owner.profile);
             }
             None => {
-                let values = held.entry(id.kind).or_default();
+                let current = load_held(graph, &mut held, &folded, &plan.attach)?;
+                let values = current.entry(id.kind).or_default();
                 if rules.is_unique(id.kind) && !values.is_empty() && !values.contains(&id.value) {
                     plan.ignored.push((
                         id.clone(),
@@ -174,6 +181,24 @@ pub fn plan<G: Graph>(
     }
     plan.target = anchor_profile.map(Target::Existing).unwrap_or(Target::New);
     Ok(plan)
+}
+
+/// The values held so far, reading the folded clusters' identifiers on first use.
+fn load_held<'h, G: Graph>(
+    graph: &mut G,
+    held: &'h mut Option<KindValues>,
+    folded: &[ProfileId],
+    attached: &[Identifier],
+) -> Result<&'h mut KindValues, G::Error> {
+    if held.is_none() {
+        let mut values = KindValues::new();
+        for root in folded {
+            add_all(&mut values, &graph.cluster_identifiers(*root)?);
+        }
+        add_all(&mut values, attached);
+        *held = Some(values);
+    }
+    Ok(held.get_or_insert_with(KindValues::new))
 }
 
 fn add_all(held: &mut KindValues, ids: &[Identifier]) {

@@ -219,8 +219,12 @@ impl Store for SqliteStore {
         id: ProfileId,
         consent: NewConsent,
     ) -> Result<ConsentRecord, StoreError> {
-        self.submit(0, |reply| Job::Consent { id, consent, reply })
-            .await
+        self.submit(0, |reply| Job::Consent {
+            id,
+            consent: Box::new(consent),
+            reply,
+        })
+        .await
     }
 
     async fn consents(&self, id: ProfileId) -> Result<Option<ConsentLedger>, StoreError> {

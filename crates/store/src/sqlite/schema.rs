@@ -12,6 +12,7 @@ pub const PRAGMAS: &str = "
     PRAGMA secure_delete = ON;
     PRAGMA temp_store = MEMORY;
     PRAGMA foreign_keys = OFF;
+    PRAGMA wal_autocheckpoint = 10000;
 ";
 
 /// Page cache per connection, in KiB (negative `cache_size` means KiB).

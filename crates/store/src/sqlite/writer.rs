@@ -25,7 +25,7 @@ pub(crate) enum Job {
     },
     Consent {
         id: ProfileId,
-        consent: NewConsent,
+        consent: Box<NewConsent>,
         reply: Reply<ConsentRecord>,
     },
     Undo {
@@ -81,6 +81,10 @@ struct Cache {
     canon: HashMap<i64, i64>,
     consent: HashMap<(i64, String, String), (i64, String)>,
     refused: HashSet<(i64, i64, String)>,
+    /// Identifiers of each cluster root, kept exact through every change this writer makes.
+    clusters: HashMap<i64, Vec<Identifier>>,
+    /// "Last seen" moves, written once per transaction in id order.
+    seen: HashMap<i64, (i64, String, String)>,
 }
 
 /// Entries kept before the identity cache is dropped and refilled from disk.
@@ -98,6 +102,9 @@ pub(crate) struct Writer {
     dropped: HashMap<String, i64>,
     blocks: Vec<(i64, i64)>,
     cache: Cache,
+    /// `PRAGMA data_version` after our last transaction: it changes when another process (e.g.
+    /// `concierge import` beside `serve`) wrote to the file, and then our cache may be stale.
+    data_version: i64,
 }
 
 impl Writer {
@@ -138,6 +145,7 @@ impl Writer {
             dropped: HashMap::new(),
             blocks: Vec::new(),
             cache: Cache::default(),
+            data_version: 0,
         };
         w.reload()?;
         Ok(w)
@@ -145,6 +153,7 @@ impl Writer {
 
     /// Reads the suppression list and merge blocks, and forgets the cache.
     fn reload(&mut self) -> Result<(), StoreError> {
+        eprintln!("RELOAD");
         self.cache = Cache::default();
         let mut stmt = self.conn.prepare("SELECT hash FROM suppressions")?;
         self.suppressed = stmt
@@ -206,6 +215,10 @@ impl Writer {
             outcome.and_then(|()| self.conn.execute_batch("COMMIT").map_err(StoreError::from));
         match outcome {
             Ok(()) => {
+                // Our own commit (and its automatic checkpoint) may move data_version too.
+                if let Ok(v) = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0)) {
+                    self.data_version = v;
+                }
                 if checkpoint {
                     self.truncate_wal();
                 }
@@ -234,6 +247,12 @@ impl Writer {
         checkpoint: &mut bool,
     ) -> Result<(), StoreError> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        if version != self.data_version {
+            self.reload()?;
+        }
         let mut failure = None;
         for job in jobs {
             // After a storage failure the transaction is rolled back and every job answered with it.
@@ -253,7 +272,7 @@ impl Writer {
             match job {
                 Job::Ingest { events, reply } => run!(reply, self.ingest(events)),
                 Job::Consent { id, consent, reply } => {
-                    run!(reply, self.record_consent(id, consent))
+                    run!(reply, self.record_consent(id, *consent))
                 }
                 Job::Undo { id, reply } => run!(reply, self.undo(id)),
                 Job::Erase { id, reply } => {
@@ -267,6 +286,7 @@ impl Writer {
         if let Some(e) = failure {
             return Err(e);
         }
+        self.flush_seen()?;
         self.flush_dropped()
     }
 
@@ -299,17 +319,11 @@ impl Writer {
                 report.suppressed += 1;
                 continue;
             }
-            let dup: Option<i64> = self
-                .conn
-                .prepare_cached("SELECT 1 FROM events WHERE dedup_key = ?1")?
-                .query_row([&ev.dedup_key], |r| r.get(0))
-                .optional()?;
-            if dup.is_some() {
+            if self.store_event(ev)? {
+                report.accepted += 1;
+            } else {
                 report.duplicates += 1;
-                continue;
             }
-            self.store_event(ev)?;
-            report.accepted += 1;
         }
         Ok(report)
     }
@@ -337,6 +351,16 @@ impl Writer {
         false
     }
 
+    fn flush_seen(&mut self) -> Result<(), StoreError> {
+        let mut seen: Vec<_> = self.cache.seen.drain().collect();
+        seen.sort_unstable_by_key(|s| s.0);
+        let mut stmt = self.conn.prepare_cached("UPDATE identifiers SET last_seen = ?1, last_source = ?2, last_channel = ?3 WHERE id = ?4")?;
+        for (id, (ts, source, channel)) in seen {
+            stmt.execute(params![ts, source, channel, id])?;
+        }
+        Ok(())
+    }
+
     fn flush_dropped(&mut self) -> Result<(), StoreError> {
         for (hash, n) in self.dropped.drain() {
             self.conn
@@ -348,7 +372,8 @@ impl Writer {
         Ok(())
     }
 
-    fn store_event(&mut self, ev: NewEvent) -> Result<(), StoreError> {
+    /// Resolves and stores one event; `false` when it is a duplicate (nothing is changed then).
+    fn store_event(&mut self, ev: NewEvent) -> Result<bool, StoreError> {
         let plan = {
             let mut graph = TxGraph {
                 conn: &self.conn,
@@ -358,14 +383,17 @@ impl Writer {
             concierge_identity::plan(&mut graph, &ev.identifiers, &self.rules)?
         };
         let now = now_ms();
-        let target = match plan.target {
-            Target::Existing(p) => p.0,
-            Target::New => self.new_profile(now)?,
+        let (target, created) = match plan.target {
+            Target::Existing(p) => (p.0, false),
+            Target::New => (self.new_profile(now)?, true),
         };
-        self.conn
+        // The unique index decides duplicates as part of the insert; the plan has changed nothing
+        // yet, so a duplicate leaves no trace (the profile made for it is taken back).
+        let inserted = self
+            .conn
             .prepare_cached(
                 "INSERT INTO events (profile_id, dedup_key, kind, name, channel, source, ts, received_at, consent, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (dedup_key) DO NOTHING",
             )?
             .execute(params![
                 target,
@@ -379,6 +407,16 @@ impl Writer {
                 ev.consent_snapshot,
                 ev.body
             ])?;
+        if inserted == 0 {
+            if created {
+                self.conn
+                    .prepare_cached("DELETE FROM profiles WHERE id = ?1")?
+                    .execute([target])?;
+                self.cache.canon.remove(&target);
+                self.cache.clusters.remove(&target);
+            }
+            return Ok(false);
+        }
         let event_id = self.conn.last_insert_rowid();
         if let Some(survivor) = plan.survivor {
             for (root, kind) in &plan.absorb {
@@ -432,7 +470,7 @@ impl Writer {
                 self.insert_consent(target, consent, Some(event_id), now)?;
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     fn new_profile(&mut self, now: i64) -> Result<i64, StoreError> {
@@ -492,6 +530,15 @@ impl Writer {
             .execute([survivor, absorbed])?;
         for m in &members {
             self.cache.canon.insert(*m, survivor);
+        }
+        match (
+            self.cache.clusters.remove(&absorbed),
+            self.cache.clusters.get_mut(&survivor),
+        ) {
+            (Some(theirs), Some(ours)) => ours.extend(theirs),
+            _ => {
+                self.cache.clusters.remove(&survivor);
+            }
         }
         let members_json = serde_json::to_string(&members).unwrap_or_else(|_| "[]".into());
         self.conn
@@ -741,6 +788,7 @@ impl Writer {
         for m in &members {
             self.cache.canon.remove(m);
         }
+        self.cache.clusters.remove(&root);
         self.cache.consent.retain(|k, _| !members.contains(&k.0));
         self.blocks
             .retain(|(a, b)| !members.contains(a) && !members.contains(b));
@@ -818,9 +866,11 @@ impl Graph for TxGraph<'_> {
     type Error = rusqlite::Error;
 
     fn owner(&mut self, id: &Identifier) -> rusqlite::Result<Option<Owner>> {
+        OWN.fetch_add(1, Ordering::Relaxed);
         let profile = match self.cache.idents.get(id) {
             Some(c) => c.profile,
             None => {
+                MISS.fetch_add(1, Ordering::Relaxed);
                 let row: Option<CachedIdent> = self
                     .conn
                     .prepare_cached("SELECT id, profile_id, first_seen, last_seen FROM identifiers WHERE kind = ?1 AND value = ?2")?
@@ -844,6 +894,7 @@ impl Graph for TxGraph<'_> {
     }
 
     fn cluster_identifiers(&mut self, root: ProfileId) -> rusqlite::Result<Vec<Identifier>> {
+        CL.fetch_add(1, Ordering::Relaxed);
         let mut stmt = self.conn.prepare_cached(
             "SELECT i.kind, i.value FROM identifiers i JOIN profiles p ON p.id = i.profile_id WHERE p.canonical_id = ?1",
         )?;
@@ -857,6 +908,7 @@ impl Graph for TxGraph<'_> {
                 out.push(Identifier::from_stored(k, v));
             }
         }
+        self.cache.clusters.insert(root.0, out.clone());
         Ok(out)
     }
 
@@ -871,5 +923,19 @@ impl Graph for TxGraph<'_> {
             }
         }
         Ok(false)
+    }
+}
+
+pub static OWN: AtomicUsize = AtomicUsize::new(0);
+pub static MISS: AtomicUsize = AtomicUsize::new(0);
+pub static CL: AtomicUsize = AtomicUsize::new(0);
+impl Drop for Writer {
+    fn drop(&mut self) {
+        eprintln!(
+            "owner calls {} misses {} cluster_identifiers {}",
+            OWN.load(Ordering::Relaxed),
+            MISS.load(Ordering::Relaxed),
+            CL.load(Ordering::Relaxed)
+        );
     }
 }
