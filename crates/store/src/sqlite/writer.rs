@@ -153,7 +153,6 @@ impl Writer {
 
     /// Reads the suppression list and merge blocks, and forgets the cache.
     fn reload(&mut self) -> Result<(), StoreError> {
-        eprintln!("RELOAD");
         self.cache = Cache::default();
         let mut stmt = self.conn.prepare("SELECT hash FROM suppressions")?;
         self.suppressed = stmt
@@ -866,11 +865,9 @@ impl Graph for TxGraph<'_> {
     type Error = rusqlite::Error;
 
     fn owner(&mut self, id: &Identifier) -> rusqlite::Result<Option<Owner>> {
-        OWN.fetch_add(1, Ordering::Relaxed);
         let profile = match self.cache.idents.get(id) {
             Some(c) => c.profile,
             None => {
-                MISS.fetch_add(1, Ordering::Relaxed);
                 let row: Option<CachedIdent> = self
                     .conn
                     .prepare_cached("SELECT id, profile_id, first_seen, last_seen FROM identifiers WHERE kind = ?1 AND value = ?2")?
@@ -894,7 +891,6 @@ impl Graph for TxGraph<'_> {
     }
 
     fn cluster_identifiers(&mut self, root: ProfileId) -> rusqlite::Result<Vec<Identifier>> {
-        CL.fetch_add(1, Ordering::Relaxed);
         let mut stmt = self.conn.prepare_cached(
             "SELECT i.kind, i.value FROM identifiers i JOIN profiles p ON p.id = i.profile_id WHERE p.canonical_id = ?1",
         )?;
@@ -923,19 +919,5 @@ impl Graph for TxGraph<'_> {
             }
         }
         Ok(false)
-    }
-}
-
-pub static OWN: AtomicUsize = AtomicUsize::new(0);
-pub static MISS: AtomicUsize = AtomicUsize::new(0);
-pub static CL: AtomicUsize = AtomicUsize::new(0);
-impl Drop for Writer {
-    fn drop(&mut self) {
-        eprintln!(
-            "owner calls {} misses {} cluster_identifiers {}",
-            OWN.load(Ordering::Relaxed),
-            MISS.load(Ordering::Relaxed),
-            CL.load(Ordering::Relaxed)
-        );
     }
 }
