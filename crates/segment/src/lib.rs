@@ -42,6 +42,9 @@ impl Default for Limits {
     }
 }
 
+/// Most bytes the batch envelope may add across all items once copied into each.
+const MAX_EXPANDED_BYTES: usize = 8 << 20;
+
 /// The route a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Call {
@@ -200,6 +203,21 @@ pub fn parse(call: Call, body: &[u8], limits: &Limits) -> Result<Request, ApiErr
             }
             let context = root.get("context").and_then(Value::as_object).cloned();
             let integrations = root.get("integrations").and_then(Value::as_object).cloned();
+            // The envelope is copied into every item: a small body must not expand into gigabytes.
+            let shared = context
+                .as_ref()
+                .map_or(0, |c| Value::Object(c.clone()).to_string().len())
+                + integrations
+                    .as_ref()
+                    .map_or(0, |c| Value::Object(c.clone()).to_string().len());
+            if shared > limits.max_event_bytes
+                || shared.saturating_mul(batch.len()) > MAX_EXPANDED_BYTES
+            {
+                return Err(ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("the batch's shared context and integrations ({shared} bytes) are too large to copy into {} events", batch.len()),
+                ));
+            }
             let sent_at = root.get("sentAt").cloned();
             let messages = batch
                 .into_iter()

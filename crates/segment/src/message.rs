@@ -21,6 +21,8 @@ pub struct IngestContext<'a> {
 }
 
 const MAX_MESSAGE_ID: usize = 100;
+/// How far past its arrival an event's corrected time may lie.
+const MAX_FUTURE_MS: Millis = 24 * 3600 * 1000;
 const MAX_TRAITS: usize = 500;
 const MAX_TRAIT_KEY: usize = 256;
 
@@ -149,10 +151,13 @@ pub fn to_event(message: Value, ctx: &IngestContext) -> Result<NewEvent, ApiErro
         _ => ctx.received_at,
     };
     let ts = match (original, sent_at) {
-        (Some(o), Some(s)) => received_at - (s - o),
+        (Some(o), Some(s)) => received_at.saturating_sub(s.saturating_sub(o)),
         (Some(o), None) => o,
         _ => received_at,
     };
+    // A wrong or spoofed clock must not put an event (and the traits it sets) far in the future:
+    // a trait dated 9999 would never be updated again.
+    let ts = ts.min(received_at + MAX_FUTURE_MS);
     let stamp = |t: Millis| Value::String(Timestamp(t).to_rfc3339());
     if let Some(o) = original {
         m.entry("originalTimestamp").or_insert_with(|| stamp(o));
@@ -364,6 +369,17 @@ mod tests {
         assert_eq!(body["originalTimestamp"], "2023-11-14T23:28:10.000Z");
         assert_eq!(body["sentAt"], "2023-11-14T23:28:20Z");
         assert!(body["receivedAt"].is_string() && body["timestamp"].is_string());
+    }
+
+    #[test]
+    fn far_future_times_are_clamped_to_a_day_after_arrival() {
+        let m = json!({"type":"identify","userId":"u","messageId":"mf","timestamp":"9999-01-01T00:00:00Z"});
+        let ev = to_event(m, &ctx()).unwrap();
+        assert_eq!(ev.ts, ctx().received_at + MAX_FUTURE_MS);
+        assert!(
+            ev.body.contains("9999-01-01"),
+            "the client's own value is kept"
+        );
     }
 
     #[test]

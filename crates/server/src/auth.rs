@@ -19,10 +19,18 @@ pub struct KeyCache {
 }
 
 const TTL: Duration = Duration::from_secs(30);
+const MAX_SECRET_LEN: usize = 200;
 const MAX_ENTRIES: usize = 10_000;
 
 impl KeyCache {
     pub async fn authenticate(&self, store: &dyn Store, secret: &str) -> Result<ApiKey, Failure> {
+        // Our keys are ~60 bytes; anything much longer is not one and must not fill the cache.
+        if secret.len() > MAX_SECRET_LEN {
+            return Err(Failure::new(
+                ErrorCode::InvalidApiKey,
+                "the API key is not valid",
+            ));
+        }
         let cached = self.entries.lock().ok().and_then(|e| {
             e.get(secret)
                 .filter(|(_, at)| at.elapsed() < TTL)

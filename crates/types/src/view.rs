@@ -206,4 +206,7 @@ pub struct ErasureReceipt {
     pub identifiers: u64,
     pub consents: u64,
     pub suppressed_identifiers: u64,
+    /// Whether old copies of the erased pages were also removed from the write-ahead log at once
+    /// (otherwise that happens at the next checkpoint).
+    pub wal_scrubbed: bool,
 }

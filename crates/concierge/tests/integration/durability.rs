@@ -85,3 +85,45 @@ fn import_loads_good_lines_and_reports_bad_ones_by_number() {
         "historical timestamps are kept"
     );
 }
+
+#[test]
+fn merges_made_by_an_import_beside_the_server_are_seen_by_the_server() {
+    let s = Server::start();
+    // The server learns (and caches) three people.
+    s.track("/v1/track", &json!({"anonymousId": "x-a1", "event": "E"}));
+    s.track("/v1/track", &json!({"userId": "x-u1", "event": "E"}));
+    s.track("/v1/track", &json!({"anonymousId": "x-a3", "event": "E"}));
+    let first = s.customer_by("anonymous_id:x-a1").json()["id"].clone();
+    // Another process merges the first two.
+    let file = s.dir.join("merge.jsonl");
+    std::fs::write(
+        &file,
+        json!({"type": "identify", "userId": "x-u1", "anonymousId": "x-a1"}).to_string(),
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args(["import", "segment"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(&s.dir)
+        .env("CONCIERGE_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(s.customer_by("user_id:x-u1").json()["id"], first);
+    // The server links the third to them: it must merge into the real root, not a stale one.
+    s.track(
+        "/v1/identify",
+        &json!({"userId": "x-u1", "anonymousId": "x-a3"}),
+    );
+    for who in ["anonymous_id:x-a1", "user_id:x-u1", "anonymous_id:x-a3"] {
+        assert_eq!(s.customer_by(who).json()["id"], first, "{who}");
+    }
+    assert_eq!(
+        s.customer_by("user_id:x-u1").json()["profiles"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}

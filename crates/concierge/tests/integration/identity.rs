@@ -367,3 +367,59 @@ fn timeline_pages_newest_first_across_merged_profiles() {
         400
     );
 }
+
+#[test]
+fn chained_merges_undo_in_either_order() {
+    let s = Server::start();
+    // Created in this order: A (oldest), B, D.
+    identify(
+        &s,
+        json!({"anonymousId": "a-dev", "traits": {"phone": "+55 31 98888-1111"}}),
+    );
+    identify(&s, json!({"userId": "bee"}));
+    identify(
+        &s,
+        json!({"anonymousId": "d-dev", "traits": {"email": "d@example.com"}}),
+    );
+    let id_of = |ident: &str| s.customer_by(ident).json()["id"].clone();
+    let (a, b, d) = (
+        id_of("anonymous_id:a-dev"),
+        id_of("user_id:bee"),
+        id_of("anonymous_id:d-dev"),
+    );
+    identify(
+        &s,
+        json!({"userId": "bee", "traits": {"email": "d@example.com"}}),
+    ); // M0: B absorbs D
+    identify(
+        &s,
+        json!({"userId": "bee", "traits": {"phone": "(31) 98888-1111"}}),
+    ); // M1: A absorbs B and D
+    assert_eq!(id_of("anonymous_id:d-dev"), a);
+    let merges: Vec<Value> = s.customer_by("user_id:bee").json()["merges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["action"] == "merge")
+        .cloned()
+        .collect();
+    let m0 = merges.iter().find(|m| m["absorbed_id"] == d).unwrap()["id"].clone();
+    let m1 = merges.iter().find(|m| m["absorbed_id"] == b).unwrap()["id"].clone();
+    // Undo the older merge first, then the newer one: both must work.
+    assert_eq!(
+        s.admin("POST", &format!("/api/v1/merges/{m0}/undo"), None)
+            .status,
+        200
+    );
+    assert_eq!(id_of("anonymous_id:d-dev"), d);
+    let r = s.admin("POST", &format!("/api/v1/merges/{m1}/undo"), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        (
+            id_of("anonymous_id:a-dev"),
+            id_of("user_id:bee"),
+            id_of("anonymous_id:d-dev")
+        ),
+        (a, b, d)
+    );
+}

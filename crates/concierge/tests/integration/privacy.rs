@@ -171,7 +171,7 @@ fn export_contains_everything_held_about_the_person() {
 fn erasure_leaves_no_trace_in_the_database_file_and_suppresses_the_person() {
     let s = Server::start();
     let email = "fatima.erase-me@example.com";
-    s.track("/v1/identify", &json!({"userId": "fatima-77", "anonymousId": "fatima-web", "traits": {"email": email, "name": "Fátima Unique-Surname-Xq"}}));
+    s.track("/v1/identify", &json!({"userId": "fatima-77", "anonymousId": "fatima-web", "traits": {"email": email, "phone": "+55 21 98765-432", "name": "Fátima Unique-Surname-Xq"}}));
     for i in 0..50 {
         s.track("/v1/track", &json!({"userId": "fatima-77", "event": "Product Viewed", "properties": {"note": format!("contact {email} #{i}")}}));
     }
@@ -194,7 +194,8 @@ fn erasure_leaves_no_trace_in_the_database_file_and_suppresses_the_person() {
     assert_eq!(r.status, 200, "{}", r.text());
     let receipt = r.json();
     assert_eq!(receipt["events"], 51);
-    assert_eq!(receipt["suppressed_identifiers"], 3);
+    assert_eq!(receipt["suppressed_identifiers"], 4);
+    assert_eq!(receipt["wal_scrubbed"], true);
     assert!(
         !receipt.to_string().contains(email),
         "the erasure record holds no personal data"
@@ -207,6 +208,10 @@ fn erasure_leaves_no_trace_in_the_database_file_and_suppresses_the_person() {
             "{needle} is still in the database file"
         );
     }
+    assert!(
+        !contains(&bytes, b"98765"),
+        "no trace of the phone number either"
+    );
     assert_eq!(s.customer_by(&format!("email:{email}")).status, 404);
     assert_eq!(
         s.admin("GET", &format!("/api/v1/customers/{id}"), None)
@@ -228,6 +233,9 @@ fn erasure_leaves_no_trace_in_the_database_file_and_suppresses_the_person() {
     let stats = s.admin("GET", "/api/v1/stats", None).json();
     assert_eq!(stats["suppressed_events_dropped"], 1);
     assert!(!contains(&s.db_bytes(), b"new-device"));
+    // Her phone comes back as a WhatsApp id (digits, legacy 8-digit Brazilian form): same line, dropped too.
+    let wa = json!({"anonymousId": "wa-device", "event": "Message", "context": {"externalIds": [{"id": "552198765432", "type": "whatsapp_id"}]}});
+    assert_eq!(s.track("/v1/track", &wa).json()["suppressed"], 1);
     assert_eq!(
         s.admin("DELETE", &format!("/api/v1/customers/{id}"), None)
             .status,

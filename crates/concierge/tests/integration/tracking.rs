@@ -249,6 +249,22 @@ fn malformed_oversize_and_anonymous_input_is_refused_and_nothing_stored() {
         )),
         (400, "invalid_content_encoding".into())
     );
+    // A small body whose shared context would be copied into thousands of items.
+    let amplify = json!({"context": {"pad": "x".repeat(20_000)}, "batch": (0..2000).map(|_| json!({})).collect::<Vec<_>>()});
+    assert_eq!(
+        code(post("/v1/batch", amplify.to_string().as_bytes(), &[])),
+        (413, "payload_too_large".into())
+    );
+    let long_key = format!("Basic {}", b64(&format!("{}:", "k".repeat(5000))));
+    assert_eq!(
+        code(s.request(
+            "POST",
+            "/v1/track",
+            &[("Authorization", &long_key)],
+            br#"{"userId":"u","event":"E"}"#
+        )),
+        (401, "invalid_api_key".into())
+    );
     assert_eq!(
         code(s.request("POST", "/v1/track", &[], br#"{"userId":"u","event":"E"}"#)),
         (401, "missing_authorization".into())

@@ -95,16 +95,22 @@ async fn ingest(
 ) -> Result<Response> {
     let limits = state.config.limits;
     let limit = call.max_bytes(&limits);
+    // With the key in a header, refuse strangers before reading and parsing their body.
+    let header_key = write_key_from_authorization(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    );
+    if let Some(k) = &header_key {
+        state.keys.authenticate(state.store.as_ref(), k).await?;
+    }
     let raw = read_body(body, limit).await?;
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok());
     let decoded = decode_body(encoding, &raw, limit)?;
     let request = parse(call, &decoded, &limits)?;
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let secret = write_key_from_authorization(auth)
+    let secret = header_key
         .or_else(|| request.write_key.clone())
         .or(query_key)
         .ok_or_else(|| {

@@ -74,11 +74,15 @@ impl SqliteStore {
         schema::migrate(&mut conn)?;
         let pending = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = mpsc::sync_channel(4096);
+        // The suppression key lives beside the database, not in it: a copy of the database alone
+        // cannot be used to test guesses against the suppression list.
+        let key_file = options.path.with_file_name("suppression.key");
         let state = writer::Writer::new(
             conn,
             options.rules.clone(),
             pending.clone(),
             options.max_batch_events,
+            &key_file,
         )?;
         let handle = std::thread::Builder::new()
             .name("store-writer".into())

@@ -1,6 +1,8 @@
-//! Versioned migrations of the SQLite schema. Types and SQL are kept to what PostgreSQL also
-//! accepts (INTEGER/TEXT, no WITHOUT ROWID, row values in comparisons), so the PostgreSQL
-//! migrations can follow the same list.
+//! Versioned migrations of the SQLite schema. Each backend has its own list (PostgreSQL needs
+//! BIGINT and identity columns where SQLite has INTEGER rowids), but the queries the store runs
+//! stay within what both accept: `ON CONFLICT … DO UPDATE/NOTHING`, row values, no WITHOUT ROWID.
+//! Ids that leave the store (customers, merges, consents, keys) use AUTOINCREMENT so an erased
+//! record's id is never handed to someone else.
 
 use rusqlite::Connection;
 
@@ -13,6 +15,7 @@ pub const PRAGMAS: &str = "
     PRAGMA temp_store = MEMORY;
     PRAGMA foreign_keys = OFF;
     PRAGMA wal_autocheckpoint = 10000;
+    PRAGMA journal_size_limit = 67108864;
 ";
 
 /// Page cache per connection, in KiB (negative `cache_size` means KiB).
@@ -47,7 +50,7 @@ const MIGRATIONS: &[&str] = &[
     "
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE api_keys (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         name TEXT NOT NULL,
         scope TEXT NOT NULL,
         secret_hash TEXT NOT NULL UNIQUE,
@@ -55,7 +58,7 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         revoked_at INTEGER
     );
-    CREATE TABLE profiles (id INTEGER PRIMARY KEY, canonical_id INTEGER NOT NULL, created_at INTEGER NOT NULL);
+    CREATE TABLE profiles (id INTEGER PRIMARY KEY AUTOINCREMENT, canonical_id INTEGER NOT NULL, created_at INTEGER NOT NULL);
     CREATE INDEX profiles_canonical ON profiles (canonical_id);
     CREATE TABLE identifiers (
         id INTEGER PRIMARY KEY,
@@ -81,7 +84,7 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (profile_id, key)
     );
     CREATE TABLE merges (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         action TEXT NOT NULL,
         survivor_id INTEGER NOT NULL,
         absorbed_id INTEGER NOT NULL,
@@ -96,7 +99,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX merges_related ON merges (related_id);
     CREATE TABLE merge_blocks (a_id INTEGER NOT NULL, b_id INTEGER NOT NULL, merge_id INTEGER NOT NULL);
     CREATE TABLE consents (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         profile_id INTEGER NOT NULL,
         purpose TEXT NOT NULL,
         channel TEXT NOT NULL,
@@ -119,7 +122,7 @@ const MIGRATIONS: &[&str] = &[
         dropped_events INTEGER NOT NULL DEFAULT 0
     );
     CREATE TABLE erasures (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         customer_id INTEGER NOT NULL,
         erased_at INTEGER NOT NULL,
         profiles INTEGER NOT NULL,

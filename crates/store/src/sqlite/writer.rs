@@ -12,6 +12,7 @@ use hmac::{Hmac, Mac};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use sha2::Sha256;
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use tokio::sync::oneshot;
@@ -54,10 +55,11 @@ impl Job {
 }
 
 /// An answer held back until the transaction has committed; on failure it answers the error.
-type Answer = Box<dyn FnOnce(Option<&StoreError>)>;
+/// The second argument says whether the WAL was scrubbed after the commit (erasures only).
+type Answer = Box<dyn FnOnce(Option<&StoreError>, bool)>;
 
 fn answer<T: 'static>(reply: Reply<T>, result: Result<T, StoreError>) -> Answer {
-    Box::new(move |failed| {
+    Box::new(move |failed, _| {
         let _ = reply.send(match failed {
             Some(e) => Err(StoreError::Backend(e.to_string())),
             None => result,
@@ -102,9 +104,11 @@ pub(crate) struct Writer {
     dropped: HashMap<String, i64>,
     blocks: Vec<(i64, i64)>,
     cache: Cache,
-    /// `PRAGMA data_version` after our last transaction: it changes when another process (e.g.
-    /// `concierge import` beside `serve`) wrote to the file, and then our cache may be stale.
-    data_version: i64,
+    /// Every transaction of ours stamps `meta.writer` with `token:seq`. Finding anything else there
+    /// at the start of a transaction means another process (e.g. `concierge import` beside `serve`)
+    /// wrote in between, and the cache must be dropped.
+    token: String,
+    seq: u64,
 }
 
 impl Writer {
@@ -113,42 +117,28 @@ impl Writer {
         rules: Rules,
         pending: Arc<AtomicUsize>,
         max_batch: usize,
+        key_file: &Path,
     ) -> Result<Self, StoreError> {
-        let salt: Option<String> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'suppression_salt'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let salt = match salt {
-            Some(s) => s,
-            None => {
-                let mut bytes = [0u8; 32];
-                getrandom::fill(&mut bytes)
-                    .map_err(|e| StoreError::Backend(format!("random: {e}")))?;
-                let s = hex(&bytes);
-                conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('suppression_salt', ?1)",
-                    [&s],
-                )?;
-                s
-            }
-        };
+        let salt = suppression_key(key_file)?;
         let mut w = Writer {
             conn,
             rules,
             pending,
             max_batch,
-            salt: salt.into_bytes(),
+            salt,
             suppressed: HashSet::new(),
             dropped: HashMap::new(),
             blocks: Vec::new(),
             cache: Cache::default(),
-            data_version: 0,
+            token: random_hex(8)?,
+            seq: 0,
         };
         w.reload()?;
         Ok(w)
+    }
+
+    fn stamp(&self) -> String {
+        format!("{}:{}", self.token, self.seq)
     }
 
     /// Reads the suppression list and merge blocks, and forgets the cache.
@@ -214,15 +204,9 @@ impl Writer {
             outcome.and_then(|()| self.conn.execute_batch("COMMIT").map_err(StoreError::from));
         match outcome {
             Ok(()) => {
-                // Our own commit (and its automatic checkpoint) may move data_version too.
-                if let Ok(v) = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0)) {
-                    self.data_version = v;
-                }
-                if checkpoint {
-                    self.truncate_wal();
-                }
+                let scrubbed = !checkpoint || self.truncate_wal();
                 for a in answers {
-                    a(None);
+                    a(None, scrubbed);
                 }
             }
             Err(e) => {
@@ -233,7 +217,7 @@ impl Writer {
                 }
                 self.dropped.clear();
                 for a in answers {
-                    a(Some(&e));
+                    a(Some(&e), false);
                 }
             }
         }
@@ -246,12 +230,18 @@ impl Writer {
         checkpoint: &mut bool,
     ) -> Result<(), StoreError> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        let version: i64 = self
+        let stamp: Option<String> = self
             .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
-        if version != self.data_version {
+            .prepare_cached("SELECT value FROM meta WHERE key = 'writer'")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        if stamp.as_deref() != Some(self.stamp().as_str()) {
             self.reload()?;
         }
+        self.seq += 1;
+        self.conn
+            .prepare_cached("INSERT INTO meta (key, value) VALUES ('writer', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?
+            .execute([self.stamp()])?;
         let mut failure = None;
         for job in jobs {
             // After a storage failure the transaction is rolled back and every job answered with it.
@@ -276,7 +266,25 @@ impl Writer {
                 Job::Undo { id, reply } => run!(reply, self.undo(id)),
                 Job::Erase { id, reply } => {
                     *checkpoint = true;
-                    run!(reply, self.erase(id))
+                    let r = if failure.is_some() {
+                        Err(StoreError::Backend("aborted".into()))
+                    } else {
+                        self.erase(id)
+                    };
+                    if let (Err(StoreError::Backend(m)), None) = (&r, &failure) {
+                        failure = Some(StoreError::Backend(m.clone()));
+                    }
+                    answers.push(Box::new(move |failed, scrubbed| {
+                        let _ = reply.send(match failed {
+                            Some(e) => Err(StoreError::Backend(e.to_string())),
+                            None => r.map(|o| {
+                                o.map(|receipt| ErasureReceipt {
+                                    wal_scrubbed: scrubbed,
+                                    ..receipt
+                                })
+                            }),
+                        });
+                    }));
                 }
                 Job::CreateKey { name, scope, reply } => run!(reply, self.create_key(&name, scope)),
                 Job::Stop => {}
@@ -290,23 +298,25 @@ impl Writer {
     }
 
     /// Removes old page images from the WAL so erased data does not linger there.
-    fn truncate_wal(&self) {
+    /// Whether the WAL could be emptied; readers in the middle of a query can hold it for a moment.
+    fn truncate_wal(&self) -> bool {
         for _ in 0..100 {
             let busy: rusqlite::Result<i64> =
                 self.conn
                     .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0));
             match busy {
-                Ok(0) => return,
+                Ok(0) => return true,
                 Ok(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
                 Err(e) => {
                     tracing::warn!(error = %e, "WAL checkpoint after erasure failed");
-                    return;
+                    return false;
                 }
             }
         }
         tracing::warn!(
             "WAL checkpoint after erasure stayed busy; it will complete at the next checkpoint"
         );
+        false
     }
 
     // ---- ingestion ----
@@ -328,14 +338,24 @@ impl Writer {
     }
 
     fn suppression_hash(&self, id: &Identifier) -> String {
-        // HMAC with a per-installation salt: a plain hash of a phone number is reversible by brute force.
+        // HMAC with a per-installation key kept outside the database: a plain hash of a phone
+        // number is reversible by brute force, and so is one whose key sits in the same backup.
         let mut mac = match Hmac::<Sha256>::new_from_slice(&self.salt) {
             Ok(m) => m,
             Err(_) => return String::new(),
         };
-        mac.update(id.kind.as_str().as_bytes());
-        mac.update(b":");
-        mac.update(id.value.as_bytes());
+        // A WhatsApp id is the phone's digits: suppress both spellings of the line as one.
+        match id.kind {
+            IdentifierKind::WhatsappId => {
+                mac.update(b"phone:+");
+                mac.update(id.value.as_bytes());
+            }
+            kind => {
+                mac.update(kind.as_str().as_bytes());
+                mac.update(b":");
+                mac.update(id.value.as_bytes());
+            }
+        }
         hex(&mac.finalize().into_bytes())
     }
 
@@ -448,6 +468,10 @@ impl Writer {
                 last_seen: ev.ts,
             };
             self.cache.idents.insert(id.clone(), cached);
+            let root = self.cache.canon.get(&target).copied();
+            if let Some(list) = root.and_then(|r| self.cache.clusters.get_mut(&r)) {
+                list.push(id.clone());
+            }
         }
         for id in &plan.seen {
             self.touch(id, ev.ts, &ev.source, &ev.channel)?;
@@ -481,6 +505,7 @@ impl Writer {
             .prepare_cached("UPDATE profiles SET canonical_id = ?1 WHERE id = ?1")?
             .execute([id])?;
         self.cache.canon.insert(id, id);
+        self.cache.clusters.insert(id, Vec::new());
         Ok(id)
     }
 
@@ -675,19 +700,33 @@ impl Writer {
         let root = canon(&self.conn, &mut self.cache, survivor)?.ok_or_else(|| {
             StoreError::MergeNotUndoable("the surviving profile no longer exists".into())
         })?;
+        // Members that have since left (an earlier undo, an erasure) stay where they are.
+        let mut still_here = Vec::with_capacity(members.len());
         for m in &members {
-            if canon(&self.conn, &mut self.cache, *m)? != Some(root) {
-                return Err(StoreError::MergeNotUndoable(format!(
-                    "profile {m} is no longer part of this customer"
-                )));
+            if canon(&self.conn, &mut self.cache, *m)? == Some(root) {
+                still_here.push(*m);
             }
         }
+        if still_here.is_empty() {
+            return Err(StoreError::MergeNotUndoable(
+                "none of its profiles is part of this customer any more".into(),
+            ));
+        }
+        let members = still_here;
+        // If the absorbed root itself has left, the first remaining member leads the split-off cluster.
+        let absorbed = if members.contains(&absorbed) {
+            absorbed
+        } else {
+            members[0]
+        };
         for m in &members {
             self.conn
                 .prepare_cached("UPDATE profiles SET canonical_id = ?1 WHERE id = ?2")?
                 .execute([absorbed, *m])?;
             self.cache.canon.insert(*m, absorbed);
         }
+        self.cache.clusters.remove(&root);
+        self.cache.clusters.remove(&absorbed);
         let now = now_ms();
         let members_json = serde_json::to_string(&members).unwrap_or_else(|_| "[]".into());
         self.conn.execute(
@@ -730,6 +769,7 @@ impl Writer {
             identifiers: 0,
             consents: 0,
             suppressed_identifiers: 0,
+            wal_scrubbed: false,
         };
         for chunk in members.chunks(400) {
             let list = placeholders(chunk.len());
@@ -740,11 +780,19 @@ impl Writer {
                 let rows = stmt.query_map(params_from_iter(chunk), |r| {
                     Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
                 })?;
-                rows.filter_map(|r| r.ok())
-                    .filter_map(|(k, v)| {
-                        IdentifierKind::parse(&k).map(|k| Identifier::from_stored(k, v))
-                    })
-                    .collect()
+                let mut out = Vec::new();
+                for row in rows {
+                    let (k, v) = row?;
+                    // An identifier of a kind this version does not know is still suppressed under its name.
+                    match IdentifierKind::parse(&k) {
+                        Some(kind) => out.push(Identifier::from_stored(kind, v)),
+                        None => out.push(Identifier::from_stored(
+                            IdentifierKind::UserId,
+                            format!("{k}:{v}"),
+                        )),
+                    }
+                }
+                out
             };
             for ident in &idents {
                 let h = self.suppression_hash(ident);
@@ -828,6 +876,44 @@ impl Writer {
     }
 }
 
+/// The suppression HMAC key: read from `key_file`, or created there (mode 0600) on first use.
+fn suppression_key(key_file: &Path) -> Result<Vec<u8>, StoreError> {
+    match std::fs::read(key_file) {
+        Ok(k) if k.len() >= 32 => return Ok(k),
+        Ok(_) => {
+            return Err(StoreError::Backend(format!(
+                "{} is too short to be a key",
+                key_file.display()
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(StoreError::Backend(format!(
+                "reading {}: {e}",
+                key_file.display()
+            )))
+        }
+    }
+    let key = random_hex(32)?.into_bytes();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options
+        .open(key_file)
+        .map_err(|e| StoreError::Backend(format!("creating {}: {e}", key_file.display())))?;
+    std::io::Write::write_all(&mut f, &key)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| StoreError::Backend(format!("writing {}: {e}", key_file.display())))?;
+    Ok(key)
+}
+
+fn random_hex(n: usize) -> Result<String, StoreError> {
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes).map_err(|e| StoreError::Backend(format!("random: {e}")))?;
+    Ok(hex(&bytes))
+}
+
 fn placeholders(n: usize) -> String {
     placeholders_from(1, n)
 }
@@ -891,6 +977,9 @@ impl Graph for TxGraph<'_> {
     }
 
     fn cluster_identifiers(&mut self, root: ProfileId) -> rusqlite::Result<Vec<Identifier>> {
+        if let Some(list) = self.cache.clusters.get(&root.0) {
+            return Ok(list.clone());
+        }
         let mut stmt = self.conn.prepare_cached(
             "SELECT i.kind, i.value FROM identifiers i JOIN profiles p ON p.id = i.profile_id WHERE p.canonical_id = ?1",
         )?;
