@@ -108,7 +108,11 @@ fn run() -> Result<()> {
         data_dir: cli.data_dir.clone(),
         listen,
     };
+    // The store's writer thread keeps a core busy under load; the HTTP workers get the others.
+    let workers =
+        std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1));
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
         .context("starting the runtime")?;

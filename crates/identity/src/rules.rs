@@ -1,6 +1,8 @@
 use concierge_types::{Identifier, IdentifierKind};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::OnceLock;
 
 /// The identity rules, as set in the `[identity]` section of the config file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -17,6 +19,15 @@ pub struct Rules {
     /// cause a merge. Kinds not listed use `default_limit`.
     pub max_per_kind: BTreeMap<IdentifierKind, usize>,
     pub default_limit: usize,
+    /// `blocked`, indexed on first use.
+    #[serde(skip)]
+    compiled: OnceLock<CompiledBlocks>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct CompiledBlocks {
+    literals: HashMap<String, Vec<Option<IdentifierKind>>>,
+    patterns: Vec<(Option<IdentifierKind>, String)>,
 }
 
 /// A blocked value: a literal or a pattern with `*` wildcards, for one kind or (kind absent) all.
@@ -72,6 +83,7 @@ impl Default for Rules {
             blocked,
             max_per_kind,
             default_limit: 5,
+            compiled: OnceLock::new(),
         }
     }
 }
@@ -88,11 +100,35 @@ impl Rules {
             .unwrap_or(self.default_limit)
     }
 
+    /// Blocked values are compared case-insensitively. Checked for every identifier of every
+    /// event, so the list is indexed on first use: literals in a map, patterns in a short list.
     pub fn is_blocked(&self, id: &Identifier) -> bool {
-        self.blocked.iter().any(|b| {
-            b.kind.is_none_or(|k| k == id.kind)
-                && glob_match(&b.value.to_lowercase(), &id.value.to_lowercase())
-        })
+        let compiled = self.compiled.get_or_init(|| {
+            let mut c = CompiledBlocks::default();
+            for b in &self.blocked {
+                let v = b.value.to_lowercase();
+                if v.contains('*') {
+                    c.patterns.push((b.kind, v));
+                } else {
+                    c.literals.entry(v).or_default().push(b.kind);
+                }
+            }
+            c
+        });
+        let value: Cow<str> = if id.value.chars().any(char::is_uppercase) {
+            Cow::Owned(id.value.to_lowercase())
+        } else {
+            Cow::Borrowed(&id.value)
+        };
+        let applies = |k: &Option<IdentifierKind>| k.is_none_or(|k| k == id.kind);
+        compiled
+            .literals
+            .get(value.as_ref())
+            .is_some_and(|kinds| kinds.iter().any(applies))
+            || compiled
+                .patterns
+                .iter()
+                .any(|(k, p)| applies(k) && glob_match(p, &value))
     }
 }
 

@@ -7,6 +7,7 @@
 //!   identity cache that only it mutates, so the cache can't go stale.
 //! - `read`: the 360° view, timeline, ledger and export, on a small pool of read connections.
 
+mod bloom;
 mod read;
 pub mod schema;
 mod writer;

@@ -61,7 +61,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE profiles (id INTEGER PRIMARY KEY AUTOINCREMENT, canonical_id INTEGER NOT NULL, created_at INTEGER NOT NULL);
     CREATE INDEX profiles_canonical ON profiles (canonical_id);
     CREATE TABLE identifiers (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         kind TEXT NOT NULL,
         value TEXT NOT NULL,
         profile_id INTEGER NOT NULL,

@@ -1,5 +1,6 @@
 //! The single writer: group commit, identity resolution and every other mutation.
 
+use super::bloom::Bloom;
 use super::{hash_secret, hex, now_ms, read};
 use crate::{IngestReport, StoreError};
 use concierge_identity::{Graph, Owner, Rules, Target};
@@ -11,7 +12,11 @@ use concierge_types::{
 use hmac::{Hmac, Mac};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use sha2::Sha256;
-use std::collections::{HashMap, HashSet};
+
+/// The writer's maps hash short keys millions of times a second; foldhash is much faster than
+/// SipHash there, and the keys come from our own database, not straight from attackers.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -109,6 +114,9 @@ pub(crate) struct Writer {
     /// wrote in between, and the cache must be dropped.
     token: String,
     seq: u64,
+    /// Every identifier in the store (up to id `known_upto`), to skip look-ups of new ones.
+    known: Bloom,
+    known_upto: i64,
 }
 
 impl Writer {
@@ -126,8 +134,10 @@ impl Writer {
             pending,
             max_batch,
             salt,
-            suppressed: HashSet::new(),
-            dropped: HashMap::new(),
+            suppressed: HashSet::default(),
+            dropped: HashMap::default(),
+            known: Bloom::with_capacity(0),
+            known_upto: 0,
             blocks: Vec::new(),
             cache: Cache::default(),
             token: random_hex(8)?,
@@ -141,9 +151,34 @@ impl Writer {
         format!("{}:{}", self.token, self.seq)
     }
 
+    /// Adds identifiers written since the last refresh (by us or another process) to `known`,
+    /// rebuilding it bigger when it has filled up.
+    fn refresh_known(&mut self) -> Result<(), StoreError> {
+        if self.known.is_full() || self.known_upto == 0 {
+            let count: i64 = self
+                .conn
+                .query_row("SELECT COUNT(*) FROM identifiers", [], |r| r.get(0))?;
+            self.known = Bloom::with_capacity((count as usize).max(self.known.len()) * 2);
+            self.known_upto = 0;
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, kind, value FROM identifiers WHERE id > ?1 ORDER BY id")?;
+        let mut rows = stmt.query([self.known_upto])?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            if let Some(kind) = IdentifierKind::parse(&r.get::<_, String>(1)?) {
+                self.known.insert(&Identifier::from_stored(kind, r.get(2)?));
+            }
+            self.known_upto = id;
+        }
+        Ok(())
+    }
+
     /// Reads the suppression list and merge blocks, and forgets the cache.
     fn reload(&mut self) -> Result<(), StoreError> {
         self.cache = Cache::default();
+        self.refresh_known()?;
         let mut stmt = self.conn.prepare("SELECT hash FROM suppressions")?;
         self.suppressed = stmt
             .query_map([], |r| r.get(0))?
@@ -212,6 +247,8 @@ impl Writer {
             Err(e) => {
                 tracing::error!(error = %e, "write transaction failed, rolling back");
                 let _ = self.conn.execute_batch("ROLLBACK");
+                // Ids of the rolled-back identifiers may be handed out again: rebuild `known` whole.
+                self.known_upto = 0;
                 if let Err(e) = self.reload() {
                     tracing::error!(error = %e, "reloading writer state failed");
                 }
@@ -398,6 +435,7 @@ impl Writer {
                 conn: &self.conn,
                 cache: &mut self.cache,
                 blocks: &self.blocks,
+                known: &self.known,
             };
             concierge_identity::plan(&mut graph, &ev.identifiers, &self.rules)?
         };
@@ -467,6 +505,8 @@ impl Writer {
                 first_seen: ev.ts,
                 last_seen: ev.ts,
             };
+            self.known_upto = self.known_upto.max(cached.id);
+            self.known.insert(id);
             self.cache.idents.insert(id.clone(), cached);
             let root = self.cache.canon.get(&target).copied();
             if let Some(list) = root.and_then(|r| self.cache.clusters.get_mut(&r)) {
@@ -945,6 +985,7 @@ struct TxGraph<'a> {
     conn: &'a Connection,
     cache: &'a mut Cache,
     blocks: &'a [(i64, i64)],
+    known: &'a Bloom,
 }
 
 impl Graph for TxGraph<'_> {
@@ -953,6 +994,7 @@ impl Graph for TxGraph<'_> {
     fn owner(&mut self, id: &Identifier) -> rusqlite::Result<Option<Owner>> {
         let profile = match self.cache.idents.get(id) {
             Some(c) => c.profile,
+            None if !self.known.may_contain(id) => return Ok(None),
             None => {
                 let row: Option<CachedIdent> = self
                     .conn
