@@ -1,8 +1,7 @@
 //! A 200 means it is on disk; import is line-by-line all-or-nothing.
 
-use crate::helpers::{bin, Server};
+use crate::helpers::Server;
 use serde_json::json;
-use std::process::Command;
 
 #[test]
 fn kill_9_right_after_200_loses_nothing() {
@@ -56,14 +55,7 @@ fn import_loads_good_lines_and_reports_bad_ones_by_number() {
         json!({"type": "teleport", "userId": "imp-1"}).to_string(),
     ];
     std::fs::write(&file, lines.join("\n")).unwrap();
-    let out = Command::new(bin())
-        .args(["import", "segment"])
-        .arg(&file)
-        .arg("--data-dir")
-        .arg(&s.dir)
-        .env("CONCIERGE_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = s.import(&file);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stderr}");
@@ -101,14 +93,7 @@ fn merges_made_by_an_import_beside_the_server_are_seen_by_the_server() {
         json!({"type": "identify", "userId": "x-u1", "anonymousId": "x-a1"}).to_string(),
     )
     .unwrap();
-    let out = Command::new(bin())
-        .args(["import", "segment"])
-        .arg(&file)
-        .arg("--data-dir")
-        .arg(&s.dir)
-        .env("CONCIERGE_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = s.import(&file);
     assert!(out.status.success());
     assert_eq!(s.customer_by("user_id:x-u1").json()["id"], first);
     // The server links the third to them: it must merge into the real root, not a stale one.

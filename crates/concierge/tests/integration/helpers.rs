@@ -152,6 +152,24 @@ impl Server {
         )
     }
 
+    /// The newest page of a customer's timeline.
+    pub fn timeline(&self, id: &Value) -> Value {
+        self.admin("GET", &format!("/api/v1/customers/{id}/timeline"), None)
+            .json()
+    }
+
+    /// Runs `concierge import segment FILE` on this server's data folder, beside the server.
+    pub fn import(&self, file: &Path) -> std::process::Output {
+        Command::new(bin())
+            .args(["import", "segment"])
+            .arg(file)
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .env("CONCIERGE_LOG", "warn")
+            .output()
+            .unwrap()
+    }
+
     /// The 360° view of whoever holds `identifier` (`kind:value`).
     pub fn customer_by(&self, identifier: &str) -> Response {
         self.admin(

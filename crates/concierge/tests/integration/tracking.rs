@@ -295,13 +295,7 @@ fn timestamps_are_corrected_for_clock_skew_and_all_four_kept() {
     let m = json!({"userId": "skew-user", "event": "Clicked", "timestamp": (fast - chrono::Duration::seconds(30)).to_rfc3339(), "sentAt": fast.to_rfc3339()});
     assert_eq!(s.track("/v1/track", &m).status, 200);
     let c = s.customer_by("user_id:skew-user").json();
-    let page = s
-        .admin(
-            "GET",
-            &format!("/api/v1/customers/{}/timeline", c["id"]),
-            None,
-        )
-        .json();
+    let page = s.timeline(&c["id"]);
     let msg = &page["events"][0]["message"];
     for k in ["timestamp", "originalTimestamp", "sentAt", "receivedAt"] {
         assert!(msg[k].is_string(), "{k} missing in {msg}");
@@ -348,13 +342,7 @@ fn consent_in_events_is_recorded_and_stamped_on_the_event() {
         (adv["status"].as_str(), adv["channel"].as_str()),
         (Some("denied"), Some("web"))
     );
-    let page = s
-        .admin(
-            "GET",
-            &format!("/api/v1/customers/{}/timeline", c["id"]),
-            None,
-        )
-        .json();
+    let page = s.timeline(&c["id"]);
     assert_eq!(
         page["events"][0]["consent"]["consent"]["categoryPreferences"]["Analytics"],
         true
@@ -367,13 +355,7 @@ fn unknown_fields_are_kept_in_the_event() {
     let m = json!({"userId": "extra-user", "event": "E", "myCustomTopLevel": {"nested": [1, 2]}, "context": {"somethingNew": true}});
     assert_eq!(s.track("/v1/track", &m).status, 200);
     let c = s.customer_by("user_id:extra-user").json();
-    let page = s
-        .admin(
-            "GET",
-            &format!("/api/v1/customers/{}/timeline", c["id"]),
-            None,
-        )
-        .json();
+    let page = s.timeline(&c["id"]);
     assert_eq!(
         page["events"][0]["message"]["myCustomTopLevel"]["nested"][1],
         2
