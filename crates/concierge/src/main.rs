@@ -65,6 +65,10 @@ enum KeysCommand {
         #[arg(long, value_parser = ["ingest", "admin"])]
         scope: String,
     },
+    /// List keys (id, scope, name, prefix of the secret, created, revoked).
+    List,
+    /// Revoke a key by id; a running server stops accepting it within 30 seconds.
+    Revoke { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -135,6 +139,42 @@ fn run() -> Result<()> {
             );
             println!("store it now: only its hash is kept");
             println!("{secret}");
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::List,
+        } => {
+            let store = open_store(&Config::load(&overrides)?)?;
+            let keys = runtime.block_on(store.list_keys())?;
+            store.shutdown();
+            println!(
+                "{:>4}  {:<7} {:<24} {:<16} {:<25} revoked",
+                "id", "scope", "name", "prefix", "created"
+            );
+            for k in keys {
+                let revoked = k
+                    .revoked_at
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{:>4}  {:<7} {:<24} {:<16} {:<25} {revoked}",
+                    k.id,
+                    k.scope.as_str(),
+                    k.name,
+                    k.prefix,
+                    k.created_at.to_rfc3339()
+                );
+            }
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Revoke { id },
+        } => {
+            let store = open_store(&Config::load(&overrides)?)?;
+            let revoked = runtime.block_on(store.revoke_key(concierge_types::KeyId(id)))?;
+            store.shutdown();
+            anyhow::ensure!(revoked, "no active key has id {id}");
+            println!("revoked key {id}");
             Ok(())
         }
         Command::Import {

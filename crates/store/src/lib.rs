@@ -12,11 +12,14 @@
 pub mod sqlite;
 
 use async_trait::async_trait;
+use concierge_types::view::Timestamp;
 use concierge_types::view::{
     ConsentLedger, ConsentRecord, CustomerView, ErasureReceipt, ExportDocument, MergeView,
     TimelinePage,
 };
-use concierge_types::{ApiKey, Identifier, KeyScope, MergeId, NewConsent, NewEvent, ProfileId};
+use concierge_types::{
+    ApiKey, Identifier, KeyId, KeyScope, MergeId, NewConsent, NewEvent, ProfileId,
+};
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +77,18 @@ impl Cursor {
     }
 }
 
+/// An API key as `keys list` shows it: enough to recognise it, never the secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyInfo {
+    pub id: KeyId,
+    pub name: String,
+    pub scope: KeyScope,
+    /// The first characters of the secret.
+    pub prefix: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
 /// Counters an operator looks at.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StoreStats {
@@ -117,5 +132,9 @@ pub trait Store: Send + Sync + 'static {
     async fn create_key(&self, name: &str, scope: KeyScope)
         -> Result<(ApiKey, String), StoreError>;
     async fn authenticate(&self, secret: &str) -> Result<Option<ApiKey>, StoreError>;
+    /// Every key, revoked ones included (never their secrets).
+    async fn list_keys(&self) -> Result<Vec<KeyInfo>, StoreError>;
+    /// Revokes a key; `false` when no active key has this id.
+    async fn revoke_key(&self, id: KeyId) -> Result<bool, StoreError>;
     async fn stats(&self) -> Result<StoreStats, StoreError>;
 }

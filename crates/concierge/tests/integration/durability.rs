@@ -112,3 +112,42 @@ fn merges_made_by_an_import_beside_the_server_are_seen_by_the_server() {
         3
     );
 }
+
+#[test]
+fn keys_are_listed_without_secrets_and_revoked_keys_stop_working() {
+    use crate::helpers::bin;
+    use std::process::Command;
+    // Revoke before the server has ever cached the key.
+    let s = Server::start();
+    let run = |args: &[&str]| {
+        Command::new(bin())
+            .args(args)
+            .arg("--data-dir")
+            .arg(&s.dir)
+            .env("CONCIERGE_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let list = String::from_utf8(run(&["keys", "list"]).stdout).unwrap();
+    assert!(list.contains("website") && list.contains("ops"), "{list}");
+    assert!(
+        !list.contains(&s.ingest_key) && !list.contains(&s.admin_key),
+        "secrets are never shown"
+    );
+    let out = run(&["keys", "revoke", "1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = s.track("/v1/track", &json!({"userId": "u", "event": "E"}));
+    assert_eq!(r.status, 401);
+    assert!(
+        !run(&["keys", "revoke", "1"]).status.success(),
+        "revoking twice is an error"
+    );
+    assert!(String::from_utf8(run(&["keys", "list"]).stdout)
+        .unwrap()
+        .lines()
+        .any(|l| l.contains("website") && !l.trim_end().ends_with('-')));
+}

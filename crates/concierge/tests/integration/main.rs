@@ -5,4 +5,5 @@ mod durability;
 mod helpers;
 mod identity;
 mod privacy;
+mod robustness;
 mod tracking;

@@ -12,14 +12,16 @@ mod read;
 pub mod schema;
 mod writer;
 
-use crate::{Cursor, IngestReport, Store, StoreError, StoreStats};
+use crate::{Cursor, IngestReport, KeyInfo, Store, StoreError, StoreStats};
 use async_trait::async_trait;
 use concierge_identity::Rules;
 use concierge_types::view::{
     ConsentLedger, ConsentRecord, CustomerView, ErasureReceipt, ExportDocument, MergeView,
     TimelinePage,
 };
-use concierge_types::{ApiKey, Identifier, KeyScope, MergeId, NewConsent, NewEvent, ProfileId};
+use concierge_types::{
+    ApiKey, Identifier, KeyId, KeyScope, MergeId, NewConsent, NewEvent, ProfileId,
+};
 use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -265,6 +267,14 @@ impl Store for SqliteStore {
     async fn authenticate(&self, secret: &str) -> Result<Option<ApiKey>, StoreError> {
         let hash = hash_secret(secret);
         self.read(move |c| read::key_by_hash(c, &hash)).await
+    }
+
+    async fn list_keys(&self) -> Result<Vec<KeyInfo>, StoreError> {
+        self.read(read::keys).await
+    }
+
+    async fn revoke_key(&self, id: KeyId) -> Result<bool, StoreError> {
+        self.submit(0, |reply| Job::RevokeKey { id, reply }).await
     }
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {

@@ -449,6 +449,38 @@ pub(super) fn key_by_hash(conn: &Connection, hash: &str) -> Result<Option<ApiKey
     }))
 }
 
+pub(super) fn keys(conn: &Connection) -> Result<Vec<crate::KeyInfo>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, name, scope, prefix, created_at, revoked_at FROM api_keys ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, Option<i64>>(5)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, name, scope, prefix, created, revoked) = row?;
+        let Some(scope) = KeyScope::parse(&scope) else {
+            continue;
+        };
+        out.push(crate::KeyInfo {
+            id: KeyId(id),
+            name,
+            scope,
+            prefix,
+            created_at: Timestamp(created),
+            revoked_at: revoked.map(Timestamp),
+        });
+    }
+    Ok(out)
+}
+
 pub(super) fn stats(conn: &Connection) -> Result<StoreStats, StoreError> {
     let count = |sql: &str| -> rusqlite::Result<u64> {
         conn.query_row(sql, [], |r| r.get::<_, i64>(0))

@@ -47,6 +47,10 @@ pub(crate) enum Job {
         scope: KeyScope,
         reply: Reply<(ApiKey, String)>,
     },
+    RevokeKey {
+        id: KeyId,
+        reply: Reply<bool>,
+    },
     Stop,
 }
 
@@ -324,6 +328,13 @@ impl Writer {
                     }));
                 }
                 Job::CreateKey { name, scope, reply } => run!(reply, self.create_key(&name, scope)),
+                Job::RevokeKey { id, reply } => run!(
+                    reply,
+                    self.conn
+                        .execute("UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL", params![now_ms(), id.0])
+                        .map(|n| n == 1)
+                        .map_err(StoreError::from)
+                ),
                 Job::Stop => {}
             }
         }
