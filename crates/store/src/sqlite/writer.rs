@@ -159,24 +159,38 @@ impl Writer {
     /// rebuilding it bigger when it has filled up.
     fn refresh_known(&mut self) -> Result<(), StoreError> {
         if self.known.is_full() || self.known_upto == 0 {
+            // Built on the side and swapped in whole: a half-filled filter would have false negatives.
             let count: i64 = self
                 .conn
                 .query_row("SELECT COUNT(*) FROM identifiers", [], |r| r.get(0))?;
-            self.known = Bloom::with_capacity((count as usize).max(self.known.len()) * 2);
-            self.known_upto = 0;
+            let mut fresh = Bloom::with_capacity((count as usize).max(self.known.len()) * 2);
+            let upto = self.add_known(&mut fresh, 0)?;
+            self.known = fresh;
+            self.known_upto = upto;
+        } else {
+            // Only adds: a partial top-up leaves no false negative behind `known_upto`.
+            let mut known = std::mem::replace(&mut self.known, Bloom::with_capacity(0));
+            let result = self.add_known(&mut known, self.known_upto);
+            self.known = known;
+            self.known_upto = result?;
         }
+        Ok(())
+    }
+
+    /// Adds identifiers with ids above `from` to `bloom`; returns the highest id added.
+    fn add_known(&self, bloom: &mut Bloom, from: i64) -> Result<i64, StoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT id, kind, value FROM identifiers WHERE id > ?1 ORDER BY id")?;
-        let mut rows = stmt.query([self.known_upto])?;
+        let mut rows = stmt.query([from])?;
+        let mut upto = from;
         while let Some(r) = rows.next()? {
-            let id: i64 = r.get(0)?;
             if let Some(kind) = IdentifierKind::parse(&r.get::<_, String>(1)?) {
-                self.known.insert(&Identifier::from_stored(kind, r.get(2)?));
+                bloom.insert(&Identifier::from_stored(kind, r.get(2)?));
             }
-            self.known_upto = id;
+            upto = r.get(0)?;
         }
-        Ok(())
+        Ok(upto)
     }
 
     /// Reads the suppression list and merge blocks, and forgets the cache.
@@ -235,6 +249,11 @@ impl Writer {
     fn process(&mut self, jobs: Vec<Job>) {
         if self.cache.idents.len() > CACHE_LIMIT {
             self.cache = Cache::default();
+        }
+        if self.known.is_full() {
+            if let Err(e) = self.refresh_known() {
+                tracing::warn!(error = %e, "growing the identifier filter failed; look-ups stay correct, only slower");
+            }
         }
         let mut answers: Vec<Answer> = Vec::with_capacity(jobs.len());
         let mut checkpoint = false;
