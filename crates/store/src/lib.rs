@@ -128,6 +128,11 @@ pub trait Store: Send + Sync + 'static {
     async fn export(&self, id: ProfileId) -> Result<Option<ExportDocument>, StoreError>;
     /// Erases the person: data gone from every table and from free pages, identifiers suppressed.
     async fn erase(&self, id: ProfileId) -> Result<Option<ErasureReceipt>, StoreError>;
+    /// The erasure log, newest first.
+    async fn erasures(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<concierge_types::view::ErasureRecord>, StoreError>;
     /// Creates an API key; returns it with its secret, which is stored only as a hash.
     async fn create_key(&self, name: &str, scope: KeyScope)
         -> Result<(ApiKey, String), StoreError>;

@@ -195,6 +195,19 @@ pub struct ExportDocument {
     pub merge_log: Vec<MergeView>,
 }
 
+/// One entry of the erasure log (LGPD art. 37 / GDPR art. 30 records): counts only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErasureRecord {
+    pub erasure_id: i64,
+    pub customer_id: ProfileId,
+    pub erased_at: Timestamp,
+    pub profiles: u64,
+    pub events: u64,
+    pub identifiers: u64,
+    pub consents: u64,
+    pub suppressed_identifiers: u64,
+}
+
 /// The record of an erasure: counts only, no personal data.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErasureReceipt {

@@ -223,6 +223,13 @@ fn erasure_leaves_no_trace_in_the_database_file_and_suppresses_the_person() {
         200,
         "nobody else is touched"
     );
+    let log = s.admin("GET", "/api/v1/erasures", None).json();
+    assert_eq!(log[0]["customer_id"], id);
+    assert_eq!(log[0]["events"], 51);
+    assert!(
+        !log.to_string().contains("fatima"),
+        "the erasure log holds no personal data"
+    );
 
     // Later events for the person are dropped and counted, not re-collected.
     let r = s.track("/v1/track", &json!({"anonymousId": "new-device", "event": "Came Back", "context": {"traits": {"email": "FATIMA.erase-me@example.com"}}})).json();

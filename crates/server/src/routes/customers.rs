@@ -31,6 +31,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/api/v1/merges/{id}", get(merge))
         .route("/api/v1/merges/{id}/undo", post(undo))
         .route("/api/v1/stats", get(stats))
+        .route("/api/v1/erasures", get(erasures))
 }
 
 fn customer_id(raw: &str) -> Result<ProfileId> {
@@ -268,6 +269,23 @@ async fn undo(
     Path(id): Path<String>,
 ) -> Result<Json<MergeView>> {
     Ok(Json(s.store.undo_merge(merge_id(&id)?).await?))
+}
+
+#[derive(Deserialize)]
+struct LimitQuery {
+    limit: Option<usize>,
+}
+
+async fn erasures(
+    _: Admin,
+    State(s): State<SharedState>,
+    Query(q): Query<LimitQuery>,
+) -> Result<Json<Vec<concierge_types::view::ErasureRecord>>> {
+    Ok(Json(
+        s.store
+            .erasures(q.limit.unwrap_or(100).clamp(1, 1000))
+            .await?,
+    ))
 }
 
 async fn stats(

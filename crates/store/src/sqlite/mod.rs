@@ -269,6 +269,13 @@ impl Store for SqliteStore {
         self.read(move |c| read::key_by_hash(c, &hash)).await
     }
 
+    async fn erasures(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<concierge_types::view::ErasureRecord>, StoreError> {
+        self.read(move |c| read::erasures(c, limit)).await
+    }
+
     async fn list_keys(&self) -> Result<Vec<KeyInfo>, StoreError> {
         self.read(read::keys).await
     }

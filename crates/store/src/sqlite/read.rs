@@ -449,6 +449,28 @@ pub(super) fn key_by_hash(conn: &Connection, hash: &str) -> Result<Option<ApiKey
     }))
 }
 
+pub(super) fn erasures(
+    conn: &Connection,
+    limit: usize,
+) -> Result<Vec<concierge_types::view::ErasureRecord>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, customer_id, erased_at, profiles, events, identifiers, consents, suppressed FROM erasures ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit as i64], |r| {
+        Ok(concierge_types::view::ErasureRecord {
+            erasure_id: r.get(0)?,
+            customer_id: ProfileId(r.get(1)?),
+            erased_at: Timestamp(r.get(2)?),
+            profiles: r.get::<_, i64>(3)? as u64,
+            events: r.get::<_, i64>(4)? as u64,
+            identifiers: r.get::<_, i64>(5)? as u64,
+            consents: r.get::<_, i64>(6)? as u64,
+            suppressed_identifiers: r.get::<_, i64>(7)? as u64,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 pub(super) fn keys(conn: &Connection) -> Result<Vec<crate::KeyInfo>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT id, name, scope, prefix, created_at, revoked_at FROM api_keys ORDER BY id",
