@@ -70,7 +70,12 @@ pub fn plan<G: Graph>(
     rules: &Rules,
 ) -> Result<Plan, G::Error> {
     let mut ids: Vec<&Identifier> = identifiers.iter().collect();
-    ids.sort_by_key(|i| i.kind.priority());
+    ids.sort_by(|a, b| {
+        a.kind
+            .priority()
+            .cmp(&b.kind.priority())
+            .then_with(|| a.value.cmp(&b.value))
+    });
     ids.dedup();
 
     let mut plan = Plan {
@@ -399,6 +404,22 @@ mod tests {
         .unwrap();
         assert!(p.absorb.is_empty());
         assert_eq!(p.refused[0].reason, "merge was undone by an admin");
+    }
+
+    #[test]
+    fn repeated_identifiers_are_attached_once() {
+        let mut g = MemGraph::default();
+        let p = plan(
+            &mut g,
+            &[
+                id(Email, "a@x.com"),
+                id(Email, "b@x.com"),
+                id(Email, "a@x.com"),
+            ],
+            &Rules::default(),
+        )
+        .unwrap();
+        assert_eq!(p.attach.len(), 2);
     }
 
     #[test]

@@ -115,7 +115,13 @@ impl Rules {
             }
             c
         });
-        let value: Cow<str> = if id.value.chars().any(char::is_uppercase) {
+        // ASCII-only values without capitals are compared as they are; anything else is lowered
+        // (title-case letters such as ǅ are not `is_uppercase` yet do change).
+        let plain = id
+            .value
+            .bytes()
+            .all(|b| b.is_ascii() && !b.is_ascii_uppercase());
+        let value: Cow<str> = if !plain {
             Cow::Owned(id.value.to_lowercase())
         } else {
             Cow::Borrowed(&id.value)

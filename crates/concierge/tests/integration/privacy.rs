@@ -249,3 +249,49 @@ fn erasure_leaves_no_trace_in_the_database_file_and_suppresses_the_person() {
         404
     );
 }
+
+#[test]
+fn a_missing_suppression_key_stops_the_server_instead_of_forgetting_the_erased() {
+    let mut s = Server::start();
+    s.track(
+        "/v1/identify",
+        &json!({"userId": "gone-1", "traits": {"email": "gone@example.com"}}),
+    );
+    let id = s.customer_by("user_id:gone-1").json()["id"].clone();
+    assert_eq!(
+        s.admin("DELETE", &format!("/api/v1/customers/{id}"), None)
+            .status,
+        200
+    );
+    s.kill9();
+    let key = s.dir.join("suppression.key");
+    let saved = std::fs::read(&key).unwrap();
+    std::fs::remove_file(&key).unwrap();
+    let out = std::process::Command::new(crate::helpers::bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&s.dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("suppression.key is missing"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&key, b"0123456789abcdef0123456789abcdef0123456789abcdef").unwrap();
+    let out = std::process::Command::new(crate::helpers::bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&s.dir)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not the key this database was written with")
+    );
+    std::fs::write(&key, saved).unwrap();
+    s.launch();
+    let r = s.track("/v1/identify", &json!({"userId": "gone-1"})).json();
+    assert_eq!(
+        r["suppressed"], 1,
+        "with its key back, the erased person stays suppressed"
+    );
+}

@@ -131,7 +131,7 @@ impl Writer {
         max_batch: usize,
         key_file: &Path,
     ) -> Result<Self, StoreError> {
-        let salt = suppression_key(key_file)?;
+        let salt = suppression_key(&conn, key_file)?;
         let mut w = Writer {
             conn,
             rules,
@@ -367,7 +367,17 @@ impl Writer {
     /// Removes old page images from the WAL so erased data does not linger there.
     /// Whether the WAL could be emptied; readers in the middle of a query can hold it for a moment.
     fn truncate_wal(&self) -> bool {
-        for _ in 0..100 {
+        // Each try waits at most 50 ms for readers, so an erasure stalls ingestion for ~3 s at worst.
+        let _ = self.conn.busy_timeout(std::time::Duration::from_millis(50));
+        let scrubbed = self.try_truncate_wal();
+        let _ = self
+            .conn
+            .busy_timeout(std::time::Duration::from_millis(5000));
+        scrubbed
+    }
+
+    fn try_truncate_wal(&self) -> bool {
+        for _ in 0..40 {
             let busy: rusqlite::Result<i64> =
                 self.conn
                     .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0));
@@ -947,35 +957,86 @@ impl Writer {
 }
 
 /// The suppression HMAC key: read from `key_file`, or created there (mode 0600) on first use.
-fn suppression_key(key_file: &Path) -> Result<Vec<u8>, StoreError> {
-    match std::fs::read(key_file) {
-        Ok(k) if k.len() >= 32 => return Ok(k),
+fn suppression_key(conn: &Connection, key_file: &Path) -> Result<Vec<u8>, StoreError> {
+    let err = |what: &str, e: &dyn std::fmt::Display| {
+        StoreError::Backend(format!("{what} {}: {e}", key_file.display()))
+    };
+    let key = match std::fs::read(key_file) {
+        Ok(k) if k.len() >= 32 => k,
         Ok(_) => {
             return Err(StoreError::Backend(format!(
                 "{} is too short to be a key",
                 key_file.display()
             )))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(StoreError::Backend(format!(
-                "reading {}: {e}",
-                key_file.display()
-            )))
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let suppressed: i64 =
+                conn.query_row("SELECT COUNT(*) FROM suppressions", [], |r| r.get(0))?;
+            if suppressed > 0 {
+                // A new key would make every erased person's identifiers look new again.
+                return Err(StoreError::Backend(format!(
+                    "{} is missing but {suppressed} identifiers of erased people are suppressed with it; \
+                     restore the key file beside the database (it is part of every backup)",
+                    key_file.display()
+                )));
+            }
+            create_key_file(key_file)?
+        }
+        Err(e) => return Err(err("reading", &e)),
+    };
+    // A fingerprint in the database catches a key file from another installation.
+    let check = {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|e| err("using", &e))?;
+        mac.update(b"concierge suppression key check");
+        hex(&mac.finalize().into_bytes())
+    };
+    let stored: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'suppression_key_check'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match stored {
+        Some(s) if s != check => Err(StoreError::Backend(format!(
+            "{} is not the key this database was written with; restore the right key file",
+            key_file.display()
+        ))),
+        Some(_) => Ok(key),
+        None => {
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('suppression_key_check', ?1)",
+                [&check],
+            )?;
+            Ok(key)
         }
     }
+}
+
+/// Writes a new key to a temporary file and links it into place, so two processes starting on
+/// a fresh folder agree on one key (the loser reads the winner's).
+fn create_key_file(key_file: &Path) -> Result<Vec<u8>, StoreError> {
     let key = random_hex(32)?.into_bytes();
+    let tmp = key_file.with_extension(format!("tmp{}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options
-        .open(key_file)
-        .map_err(|e| StoreError::Backend(format!("creating {}: {e}", key_file.display())))?;
-    std::io::Write::write_all(&mut f, &key)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| StoreError::Backend(format!("writing {}: {e}", key_file.display())))?;
-    Ok(key)
+    let written = options.open(&tmp).and_then(|mut f| {
+        std::io::Write::write_all(&mut f, &key)?;
+        f.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, key_file));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(key),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read(key_file)
+            .map_err(|e| StoreError::Backend(format!("reading {}: {e}", key_file.display()))),
+        Err(e) => Err(StoreError::Backend(format!(
+            "creating {}: {e}",
+            key_file.display()
+        ))),
+    }
 }
 
 fn random_hex(n: usize) -> Result<String, StoreError> {
