@@ -211,14 +211,9 @@ pub struct ErasureRecord {
 /// The record of an erasure: counts only, no personal data.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErasureReceipt {
-    pub erasure_id: i64,
-    pub customer_id: ProfileId,
-    pub erased_at: Timestamp,
-    pub profiles: u64,
-    pub events: u64,
-    pub identifiers: u64,
-    pub consents: u64,
-    pub suppressed_identifiers: u64,
+    /// What the erasure log keeps.
+    #[serde(flatten)]
+    pub record: ErasureRecord,
     /// Whether old copies of the erased pages were also removed from the write-ahead log at once
     /// (otherwise that happens at the next checkpoint).
     pub wal_scrubbed: bool,

@@ -5,7 +5,7 @@ use super::{hash_secret, hex, now_ms, read};
 use crate::{IngestReport, StoreError};
 use concierge_identity::{Graph, Owner, Rules, Target};
 use concierge_types::consent::NewConsent;
-use concierge_types::view::{ConsentRecord, ErasureReceipt, MergeView, Timestamp};
+use concierge_types::view::{ConsentRecord, ErasureReceipt, ErasureRecord, MergeView, Timestamp};
 use concierge_types::{
     ApiKey, Identifier, IdentifierKind, KeyId, KeyScope, MergeId, NewEvent, ProfileId,
 };
@@ -840,7 +840,7 @@ impl Writer {
             rows.collect::<Result<_, _>>()?
         };
         let now = now_ms();
-        let mut receipt = ErasureReceipt {
+        let mut receipt = ErasureRecord {
             erasure_id: 0,
             customer_id: ProfileId(root),
             erased_at: Timestamp(now),
@@ -849,7 +849,6 @@ impl Writer {
             identifiers: 0,
             consents: 0,
             suppressed_identifiers: 0,
-            wal_scrubbed: false,
         };
         for chunk in members.chunks(400) {
             let list = placeholders(chunk.len());
@@ -933,7 +932,10 @@ impl Writer {
             ],
         )?;
         receipt.erasure_id = self.conn.last_insert_rowid();
-        Ok(Some(receipt))
+        Ok(Some(ErasureReceipt {
+            record: receipt,
+            wal_scrubbed: false,
+        }))
     }
 
     // ---- keys ----
