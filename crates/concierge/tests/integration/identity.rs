@@ -423,3 +423,45 @@ fn chained_merges_undo_in_either_order() {
         (a, b, d)
     );
 }
+
+#[test]
+fn the_view_says_where_and_when_identifiers_were_seen_and_keeps_the_latest_traits() {
+    let s = Server::start();
+    identify(
+        &s,
+        json!({"userId": "tr-1", "traits": {"plan": "basic", "city": "Recife"}, "timestamp": "2025-01-01T10:00:00Z", "context": {"library": {"name": "analytics.js"}}}),
+    );
+    identify(
+        &s,
+        json!({"userId": "tr-1", "traits": {"plan": "gold"}, "timestamp": "2025-03-01T10:00:00Z"}),
+    );
+    // A late, older message must not overwrite the newer value.
+    identify(
+        &s,
+        json!({"userId": "tr-1", "traits": {"plan": "trial"}, "timestamp": "2024-12-01T10:00:00Z"}),
+    );
+    let c = s.customer_by("user_id:tr-1").json();
+    assert_eq!(c["traits"]["plan"]["value"], "gold");
+    assert_eq!(
+        c["traits"]["plan"]["source"], "website",
+        "the write key's name is the source"
+    );
+    assert_eq!(c["traits"]["city"]["value"], "Recife");
+    let uid = c["identifiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "user_id")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        uid["first_seen"], "2024-12-01T10:00:00.000Z",
+        "first seen moves back for older events"
+    );
+    assert_eq!(uid["last_seen"], "2025-03-01T10:00:00.000Z");
+    assert_eq!(uid["last_channel"], "server");
+    assert_eq!(uid["first_source"], "website");
+    assert_eq!(c["first_seen"], "2024-12-01T10:00:00.000Z");
+    assert_eq!(c["counts"]["by_channel"]["browser"], 1);
+    assert_eq!(c["counts"]["by_channel"]["server"], 2);
+}

@@ -295,3 +295,43 @@ fn a_missing_suppression_key_stops_the_server_instead_of_forgetting_the_erased()
         "with its key back, the erased person stays suppressed"
     );
 }
+
+#[test]
+fn a_grant_past_its_expiry_shows_as_expired() {
+    let s = Server::start();
+    s.track("/v1/identify", &json!({"userId": "exp-1"}));
+    let id = s.customer_by("user_id:exp-1").json()["id"].clone();
+    let evidence = json!({"touchpoint": "https://loja.example/optin", "method": "double_opt_in"});
+    let r = consent(
+        &s,
+        &id,
+        json!({"purpose": "marketing", "channel": "email", "status": "granted", "legal_basis": "consent",
+        "evidence": evidence, "effective_at": "2024-01-01T00:00:00Z", "expires_at": "2025-01-01T00:00:00Z"}),
+    );
+    assert_eq!(r.status, 201);
+    consent(
+        &s,
+        &id,
+        json!({"purpose": "analytics", "status": "granted", "legal_basis": "legitimate_interest", "expires_at": "2999-01-01T00:00:00Z"}),
+    );
+    let ledger = s
+        .admin("GET", &format!("/api/v1/customers/{id}/consents"), None)
+        .json();
+    let state = |p: &str| {
+        ledger["current"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["purpose"] == p)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(state("marketing")["status"], "expired");
+    assert_eq!(state("marketing")["channel"], "email");
+    assert_eq!(state("analytics")["status"], "granted");
+    assert_eq!(
+        state("analytics")["legal_basis"],
+        "legitimate_interest",
+        "no evidence needed when the basis is not consent"
+    );
+}
