@@ -153,6 +153,27 @@ fn malformed_payloads_never_cause_a_5xx() {
         &[("Authorization", &auth), ("Content-Encoding", "gzip, br")],
         b"\x1f\x8b\x08",
     );
+    for query in [
+        "limit=abc",
+        "limit=-1",
+        "limit=99999999999999999999",
+        "before=%FF%FE",
+        "limit=1&limit=2",
+    ] {
+        check(
+            "GET",
+            &format!("/api/v1/customers/1/timeline?{query}"),
+            &[("Authorization", &admin)],
+            b"",
+        );
+        check(
+            "GET",
+            &format!("/api/v1/erasures?{query}"),
+            &[("Authorization", &admin)],
+            b"",
+        );
+    }
+    check("POST", "/beacon/v1/batch?writeKey=%FF", &[], b"{}");
     assert!(sent > 1500);
     assert_eq!(
         s.request("GET", "/healthz", &[], b"").status,

@@ -25,6 +25,25 @@ pub fn router(state: SharedState) -> Router {
         .with_state(state)
 }
 
+/// axum's `Query`, answering a malformed query string in our error shape instead of plain text.
+pub(crate) struct Query<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S>
+    for Query<T>
+{
+    type Rejection = Failure;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Failure> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(t)| Query(t))
+            .map_err(|e| Failure::new(ErrorCode::InvalidRequest, e.body_text()))
+    }
+}
+
 /// Reads a request body up to `limit` bytes.
 pub(crate) async fn read_body(
     body: axum::body::Body,
