@@ -174,6 +174,14 @@ fn malformed_payloads_never_cause_a_5xx() {
         );
     }
     check("POST", "/beacon/v1/batch?writeKey=%FF", &[], b"{}");
+    check(
+        "GET",
+        "/api/v1/customers/%FF",
+        &[("Authorization", &admin)],
+        b"",
+    );
+    check("POST", "/v1/%FF", &[("Authorization", &auth)], b"{}");
+    check("GET", "/v1/projects/%FF%FE/settings", &[], b"");
     assert!(sent > 1500);
     assert_eq!(
         s.request("GET", "/healthz", &[], b"").status,

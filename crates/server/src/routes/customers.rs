@@ -1,10 +1,10 @@
 //! The REST API of the customer data core. Every handler takes [`Admin`].
 
-use super::{read_body, Query};
+use super::{read_body, Path, Query};
 use crate::auth::Admin;
 use crate::error::{Failure, Result};
 use crate::SharedState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use concierge_store::Cursor;

@@ -44,6 +44,25 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestP
     }
 }
 
+/// axum's `Path`, answering an undecodable segment (e.g. `%FF`) in our error shape.
+pub(crate) struct Path<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S>
+    for Path<T>
+{
+    type Rejection = Failure;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Failure> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(t)| Path(t))
+            .map_err(|e| Failure::new(ErrorCode::InvalidRequest, e.body_text()))
+    }
+}
+
 /// Reads a request body up to `limit` bytes.
 pub(crate) async fn read_body(
     body: axum::body::Body,

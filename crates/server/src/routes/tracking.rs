@@ -1,9 +1,9 @@
 //! The Segment-compatible tracking API.
 
-use super::{read_body, Query};
+use super::{read_body, Path, Query};
 use crate::error::{Failure, Result};
 use crate::SharedState;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
