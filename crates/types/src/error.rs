@@ -45,7 +45,6 @@ error_codes! {
     MergeNotUndoable => ("merge_not_undoable", 409),
     PayloadTooLarge => ("payload_too_large", 413),
     BatchTooLarge => ("batch_too_large", 413),
-    UnsupportedMediaType => ("unsupported_media_type", 415),
     Overloaded => ("overloaded", 429),
     Internal => ("internal", 500),
     StoreUnavailable => ("store_unavailable", 503),

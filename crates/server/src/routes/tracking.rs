@@ -101,28 +101,31 @@ async fn ingest(
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
     );
-    if let Some(k) = &header_key {
-        state.keys.authenticate(state.store.as_ref(), k).await?;
-    }
+    let header_auth = match &header_key {
+        Some(k) => Some(state.keys.authenticate(state.store.as_ref(), k).await?),
+        None => None,
+    };
     let raw = read_body(body, limit).await?;
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok());
     let decoded = decode_body(encoding, &raw, limit)?;
     let request = parse(call, &decoded, &limits)?;
-    let secret = header_key
-        .or_else(|| request.write_key.clone())
-        .or(query_key)
-        .ok_or_else(|| {
-            Failure::new(
-                ErrorCode::MissingAuthorization,
-                "send the write key as HTTP Basic user name or as `writeKey` in the body",
-            )
-        })?;
-    let key = state
-        .keys
-        .authenticate(state.store.as_ref(), &secret)
-        .await?;
+    let key = match header_auth {
+        Some(key) => key,
+        None => {
+            let secret = request.write_key.clone().or(query_key).ok_or_else(|| {
+                Failure::new(
+                    ErrorCode::MissingAuthorization,
+                    "send the write key as HTTP Basic user name or as `writeKey` in the body",
+                )
+            })?;
+            state
+                .keys
+                .authenticate(state.store.as_ref(), &secret)
+                .await?
+        }
+    };
     let ctx = IngestContext {
         source: &key.name,
         received_at: chrono::Utc::now().timestamp_millis(),
