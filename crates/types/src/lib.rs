@@ -5,11 +5,13 @@
 //!   built only through [`Identifier::parse`], trusted everywhere after.
 //! - [`normalize`]: the email and phone normalisation behind it (Brazil's ninth digit included).
 //! - [`consent`]: purposes, statuses, legal bases (LGPD art. 7 / GDPR art. 6) and ledger records.
+//! - [`conversation`]: channels, the messages providers send us, delivery states.
 //! - [`event`]: [`NewEvent`], what every source (Segment API, channels, stores) hands to the store.
 //! - [`error`]: the one error shape of the API, with stable snake_case codes.
 //! - [`view`]: the 360° profile, timeline and export documents the API returns.
 
 pub mod consent;
+pub mod conversation;
 pub mod error;
 pub mod event;
 pub mod identifier;
