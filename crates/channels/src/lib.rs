@@ -29,6 +29,7 @@
 mod config;
 mod meta;
 mod send;
+mod telegram;
 pub mod untrusted;
 mod verify;
 mod window;
@@ -132,7 +133,12 @@ pub trait Provider: Send + Sync {
 }
 
 /// The one list of plug-ins.
-pub static PROVIDERS: [&dyn Provider; 3] = [&meta::WHATSAPP, &meta::MESSENGER, &meta::INSTAGRAM];
+pub static PROVIDERS: [&dyn Provider; 4] = [
+    &meta::WHATSAPP,
+    &meta::MESSENGER,
+    &meta::INSTAGRAM,
+    &telegram::TELEGRAM,
+];
 
 /// The plug-in for `kind`; `None` for kinds served elsewhere (email, webchat, store, api).
 pub fn provider(kind: ChannelKind) -> Option<&'static dyn Provider> {
