@@ -32,6 +32,7 @@ mod send;
 mod telegram;
 pub mod untrusted;
 mod verify;
+mod viber;
 mod window;
 mod wire;
 
@@ -133,11 +134,12 @@ pub trait Provider: Send + Sync {
 }
 
 /// The one list of plug-ins.
-pub static PROVIDERS: [&dyn Provider; 4] = [
+pub static PROVIDERS: [&dyn Provider; 5] = [
     &meta::WHATSAPP,
     &meta::MESSENGER,
     &meta::INSTAGRAM,
     &telegram::TELEGRAM,
+    &viber::VIBER,
 ];
 
 /// The plug-in for `kind`; `None` for kinds served elsewhere (email, webchat, store, api).
