@@ -30,6 +30,7 @@ mod config;
 mod meta;
 mod send;
 mod telegram;
+mod tiktok;
 pub mod untrusted;
 mod verify;
 mod viber;
@@ -44,6 +45,7 @@ mod tests;
 pub use concierge_types::conversation::{ChannelKind, Parsed, ProviderError};
 pub use config::ChannelConfig;
 pub use send::{HttpRequest, Outgoing, SendContext, SendOutcome};
+pub use tiktok::MAX_SIGNATURE_AGE_SECS as TIKTOK_MAX_SIGNATURE_AGE_SECS;
 pub use window::{check_window, reply_window, ReplyWindow, WindowState};
 pub use wire::MAX_BODY_BYTES;
 
@@ -134,12 +136,13 @@ pub trait Provider: Send + Sync {
 }
 
 /// The one list of plug-ins.
-pub static PROVIDERS: [&dyn Provider; 5] = [
+pub static PROVIDERS: [&dyn Provider; 6] = [
     &meta::WHATSAPP,
     &meta::MESSENGER,
     &meta::INSTAGRAM,
     &telegram::TELEGRAM,
     &viber::VIBER,
+    &tiktok::TIKTOK,
 ];
 
 /// The plug-in for `kind`; `None` for kinds served elsewhere (email, webchat, store, api).

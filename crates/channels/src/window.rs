@@ -240,6 +240,15 @@ mod tests {
     }
 
     #[test]
+    fn tiktok_48_hours_no_templates() {
+        assert_eq!(check_window(ChannelKind::Tiktok, &ctx(47), &text()), Ok(()));
+        assert!(check_window(ChannelKind::Tiktok, &ctx(49), &text())
+            .unwrap_err()
+            .contains("TikTok 48-hour reply window closed"));
+        assert!(check_window(ChannelKind::Tiktok, &ctx(49), &template()).is_err());
+    }
+
+    #[test]
     fn no_window_channels_always_allow() {
         let never = SendContext {
             now: T0 + 1000 * HOUR,
