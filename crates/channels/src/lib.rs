@@ -22,6 +22,13 @@
 //! The plug-ins are listed once, in [`PROVIDERS`]; [`provider`] finds one by kind. Adding a
 //! provider is one module and one line there.
 //!
+//! A delivery is refused (`Err`) when it is not JSON, not the provider's envelope, or holds an
+//! item of a known kind in a broken shape: the error names the path
+//! (`entry[0].changes[0].value.messages[1].timestamp: expected an integer, got an object`). The
+//! caller keeps the raw body in its inbound log, so a refused delivery can be replayed once the
+//! cause is understood, rather than half of it being stored. Well-formed kinds we do not handle
+//! are not errors: they go to `Parsed::skipped` with the reason.
+//!
 //! Customer text is untrusted and kept verbatim (escaping is the UI's job), with two exceptions
 //! documented in [`untrusted`]: text over [`untrusted::MAX_TEXT_BYTES`] is cut with a note, and
 //! NUL characters (which no SQL text column stores) become U+FFFD.
@@ -49,8 +56,9 @@ pub use tiktok::MAX_SIGNATURE_AGE_SECS as TIKTOK_MAX_SIGNATURE_AGE_SECS;
 pub use window::{check_window, reply_window, ReplyWindow, WindowState};
 pub use wire::MAX_BODY_BYTES;
 
-/// One webhook request as the HTTP layer received it.
-#[derive(Debug, Clone, Copy)]
+/// One webhook request as the HTTP layer received it. `Debug` shows header names only: some
+/// headers carry a secret (Telegram's secret token).
+#[derive(Clone, Copy)]
 pub struct Request<'a> {
     /// Decoded query-string pairs, in order.
     pub query: &'a [(String, String)],
@@ -58,6 +66,17 @@ pub struct Request<'a> {
     pub headers: &'a [(String, String)],
     /// The raw body, exactly as received: signatures are computed over these bytes.
     pub body: &'a [u8],
+}
+
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("Request")
+            .field("query", &self.query)
+            .field("headers", &names)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 /// Why a webhook request was refused. The message is for our logs, not for the caller.

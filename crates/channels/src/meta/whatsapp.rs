@@ -271,15 +271,19 @@ impl<'a> Change<'a> {
 
     /// The customer named by `raw`, falling back to the change's only contact.
     fn customer(&self, raw: Option<&str>, what: &str) -> Result<ChannelContact, String> {
-        let parsed =
-            raw.and_then(|r| Identifier::parse(IdentifierKind::WhatsappId, r, self.region).ok());
+        let parsed = raw.map(|r| Identifier::parse(IdentifierKind::WhatsappId, r, self.region));
         let wa = match (parsed, self.contacts.as_slice()) {
-            (Some(id), _) => id,
-            (None, [(only, _)]) => only.clone(),
+            (Some(Ok(id)), _) => id,
+            (_, [(only, _)]) => only.clone(),
+            (Some(Err(e)), _) => {
+                return Err(format!(
+                    "{what}: {:?} is not a WhatsApp number ({e}), and the change lists no single contact to fall back on",
+                    short(raw.unwrap_or_default())
+                ))
+            }
             (None, _) => {
                 return Err(format!(
-                    "{what}: {:?} is not a WhatsApp number and the change lists no single contact to fall back on",
-                    short(raw.unwrap_or("(missing)"))
+                    "{what}: missing, and the change lists no single contact to fall back on"
                 ))
             }
         };
@@ -292,17 +296,16 @@ impl<'a> Change<'a> {
             .iter()
             .find(|(id, _)| *id == wa)
             .and_then(|(_, name)| name.clone());
-        let mut identifiers = Vec::with_capacity(2);
-        if let Ok(phone) = Identifier::parse(
+        // A wa_id is the number's digits, so `+` + wa_id is the phone; should the phone rules
+        // refuse it anyway, the WhatsApp id alone still names the customer.
+        let phone = Identifier::parse(
             IdentifierKind::Phone,
             &format!("+{}", wa.value),
             self.region,
-        ) {
-            identifiers.push(wa);
-            identifiers.push(phone);
-        } else {
-            identifiers.push(wa);
-        }
+        )
+        .ok();
+        let mut identifiers = vec![wa];
+        identifiers.extend(phone);
         ChannelContact {
             identifiers,
             name,
