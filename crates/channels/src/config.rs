@@ -4,8 +4,8 @@ use concierge_types::conversation::ChannelKind;
 use serde::{Deserialize, Serialize};
 
 /// Channel settings as the admin gives them (a JSON object; unknown fields are refused so a typo
-/// is an error, not a silently ignored setting). Which fields a kind needs is in [`FIELDS`]
-/// and [`ChannelConfig::validate`]; every kind may set `api_base`.
+/// is an error, not a silently ignored setting). [`ChannelConfig::validate`] says which fields a
+/// kind needs; every kind may set `api_base`.
 ///
 /// `Debug` and [`ChannelConfig::redacted`] never show a secret. `Serialize` does (it is for
 /// storing the config); never send it to an API client.

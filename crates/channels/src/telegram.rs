@@ -176,12 +176,11 @@ impl Provider for Telegram {
         }
     }
 
-    fn parse(&self, body: &[u8], default_region: &str) -> Result<Parsed, String> {
+    fn parse(&self, body: &[u8], region: &str) -> Result<Parsed, String> {
         let v = parse_body(body)?;
         let root = Obj::root(&v, "a Telegram update")?;
         root.int("update_id")?;
         let mut out = Parsed::default();
-        let region = default_region;
         if let Some(m) = root.opt_obj("message")? {
             message(&m, false, region, &mut out)?;
         } else if let Some(m) = root.opt_obj("edited_message")? {
@@ -292,18 +291,24 @@ impl Provider for Telegram {
     }
 }
 
-/// The chat of `m` when it is private, else a skip reason.
-fn private_chat(m: &Obj) -> Result<Result<i64, String>, String> {
+/// The chat an update belongs to.
+enum Chat {
+    Private(i64),
+    /// Not a conversation; the reason to record.
+    Skip(String),
+}
+
+fn chat(m: &Obj) -> Result<Chat, String> {
     let chat = m.obj("chat")?;
     let id = chat.int("id")?;
-    match chat.str("type")? {
-        "private" => Ok(Ok(id)),
-        other => Ok(Err(format!(
+    Ok(match chat.str("type")? {
+        "private" => Chat::Private(id),
+        other => Chat::Skip(format!(
             "{}: {} chat skipped (only private chats are conversations)",
             m.path(),
             short(other)
-        ))),
-    }
+        )),
+    })
 }
 
 fn user_contact(user: &Obj, region: &str) -> Result<ChannelContact, String> {
@@ -327,9 +332,9 @@ fn user_contact(user: &Obj, region: &str) -> Result<ChannelContact, String> {
 }
 
 fn message(m: &Obj, edited: bool, region: &str, out: &mut Parsed) -> Result<(), String> {
-    let chat_id = match private_chat(m)? {
-        Ok(id) => id,
-        Err(skip) => {
+    let chat_id = match chat(m)? {
+        Chat::Private(id) => id,
+        Chat::Skip(skip) => {
             out.skipped.push(skip);
             return Ok(());
         }
@@ -531,9 +536,9 @@ fn callback_query(q: &Obj, region: &str, out: &mut Parsed) -> Result<(), String>
         ));
         return Ok(());
     };
-    let chat_id = match private_chat(&m)? {
-        Ok(id) => id,
-        Err(skip) => {
+    let chat_id = match chat(&m)? {
+        Chat::Private(id) => id,
+        Chat::Skip(skip) => {
             out.skipped.push(skip);
             return Ok(());
         }
@@ -580,9 +585,9 @@ fn button_label<'a>(m: &Obj<'a>, data: &str) -> Result<Option<&'a str>, String> 
 }
 
 fn reaction(r: &Obj, region: &str, out: &mut Parsed) -> Result<(), String> {
-    let chat_id = match private_chat(r)? {
-        Ok(id) => id,
-        Err(skip) => {
+    let chat_id = match chat(r)? {
+        Chat::Private(id) => id,
+        Chat::Skip(skip) => {
             out.skipped.push(skip);
             return Ok(());
         }
@@ -623,9 +628,9 @@ fn reaction(r: &Obj, region: &str, out: &mut Parsed) -> Result<(), String> {
 }
 
 fn chat_member(m: &Obj, region: &str, out: &mut Parsed) -> Result<(), String> {
-    let chat_id = match private_chat(m)? {
-        Ok(id) => id,
-        Err(skip) => {
+    let chat_id = match chat(m)? {
+        Chat::Private(id) => id,
+        Chat::Skip(skip) => {
             out.skipped.push(skip);
             return Ok(());
         }
