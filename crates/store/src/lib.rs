@@ -9,9 +9,14 @@
 //! "fsynced", yet thousands of callers share each fsync. Readers use their own WAL connections.
 //! Identity decisions come from [`concierge_identity::plan`], so any backend merges the same way.
 
+pub mod inbound;
 pub mod sqlite;
 
 use async_trait::async_trait;
+use concierge_types::conversation::{
+    Author, ChannelKind, Content, ConversationStatus, ConversationView, InboundEntry, InboundState,
+    MessageView, Owner, Parsed, ProviderError,
+};
 use concierge_types::view::Timestamp;
 use concierge_types::view::{
     ConsentLedger, ConsentRecord, CustomerView, ErasureReceipt, ExportDocument, MergeView,
@@ -101,6 +106,117 @@ pub struct StoreStats {
     pub pending_events: u64,
 }
 
+/// A channel to connect: the provider plug-in has already validated `config`.
+#[derive(Debug, Clone)]
+pub struct NewChannel {
+    pub kind: ChannelKind,
+    pub name: String,
+    pub config: serde_json::Value,
+}
+
+/// A connected channel as stored, secrets included: for plug-ins, never for API answers.
+#[derive(Debug, Clone)]
+pub struct ChannelRecord {
+    pub id: String,
+    pub kind: ChannelKind,
+    pub name: String,
+    pub config: serde_json::Value,
+    pub created_at: i64,
+}
+
+/// A webhook delivery as it arrived, before anything is parsed.
+#[derive(Debug, Clone)]
+pub struct NewInbound {
+    pub channel_id: String,
+    /// `Verified` to be processed; `Rejected` (failed verification) or `Failed` (unparsable)
+    /// are kept for the operator only.
+    pub state: InboundState,
+    /// Why it was rejected or failed.
+    pub error: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A logged delivery waiting to be processed.
+#[derive(Debug, Clone)]
+pub struct PendingInbound {
+    pub id: i64,
+    pub channel_id: String,
+    pub received_at: i64,
+    pub body: Vec<u8>,
+}
+
+/// What processing one delivery did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ApplyReport {
+    /// Messages, receipts and channel events stored.
+    pub stored: usize,
+    /// Already stored (a provider retry or a replay).
+    pub duplicates: usize,
+    /// Receipts for messages we do not know (sent from elsewhere before they were echoed).
+    pub unmatched: usize,
+    /// Dropped: the person was erased.
+    pub suppressed: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    pub customer: Option<ProfileId>,
+    pub channel_id: Option<String>,
+    pub status: Option<ConversationStatus>,
+    /// Conversations with an id below this (the page cursor).
+    pub before: Option<i64>,
+    pub limit: usize,
+}
+
+/// A message written by an agent or the bot (or a private note).
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub content: Content,
+    pub private: bool,
+    pub author: Author,
+    pub author_name: Option<String>,
+    /// What the outbox sends (the provider plug-in's outgoing form, as JSON); `None` for notes.
+    pub outgoing: Option<serde_json::Value>,
+}
+
+/// A change of a conversation's owner or status.
+#[derive(Debug, Clone)]
+pub enum ConversationChange {
+    Assign(Owner),
+    Resolve,
+    Reopen,
+    Pending,
+    Snooze(Option<i64>),
+}
+
+/// An outbox entry claimed for sending.
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub message_id: i64,
+    pub attempts: u32,
+    pub channel: ChannelRecord,
+    pub thread: String,
+    pub payload: serde_json::Value,
+    pub last_incoming_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum OutboxOutcome {
+    Sent {
+        provider_id: String,
+    },
+    /// Try again at `at` (ms).
+    Retry {
+        error: String,
+        at: i64,
+    },
+    Failed {
+        error: ProviderError,
+    },
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Resolves and stores `events`. Returns only once they are durably committed.
@@ -142,4 +258,63 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes a key; `false` when no active key has this id.
     async fn revoke_key(&self, id: KeyId) -> Result<bool, StoreError>;
     async fn stats(&self) -> Result<StoreStats, StoreError>;
+
+    // ---- channels and conversations ----
+
+    async fn create_channel(&self, channel: NewChannel) -> Result<ChannelRecord, StoreError>;
+    async fn channels(&self) -> Result<Vec<ChannelRecord>, StoreError>;
+    /// Appends a webhook delivery to the raw inbound log; returns once it is durable.
+    async fn log_inbound(&self, entry: NewInbound) -> Result<i64, StoreError>;
+    /// Deliveries logged as verified and not yet processed, oldest first, with ids above `after`.
+    async fn pending_inbound(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<PendingInbound>, StoreError>;
+    /// Stores what a delivery held (`Err` = it could not be parsed) and marks it processed.
+    async fn apply_inbound(
+        &self,
+        id: i64,
+        channel: ChannelRecord,
+        parsed: Result<Parsed, String>,
+    ) -> Result<ApplyReport, StoreError>;
+    /// The inbound log, newest first.
+    async fn inbound_log(
+        &self,
+        channel_id: Option<String>,
+        state: Option<InboundState>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<InboundEntry>, StoreError>;
+    async fn inbound_entry(&self, id: i64) -> Result<Option<InboundEntry>, StoreError>;
+    /// Puts a delivery back in the queue; `false` if there is none or it was rejected.
+    async fn replay_inbound(&self, id: i64) -> Result<bool, StoreError>;
+    async fn conversations(
+        &self,
+        filter: ConversationFilter,
+    ) -> Result<Vec<ConversationView>, StoreError>;
+    async fn conversation(&self, id: i64) -> Result<Option<ConversationView>, StoreError>;
+    /// Messages of a conversation, oldest first, with ids above `after`.
+    async fn messages(
+        &self,
+        conversation: i64,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Option<Vec<MessageView>>, StoreError>;
+    /// Adds a message (queued in the outbox in the same transaction) or a private note.
+    async fn add_message(
+        &self,
+        conversation: i64,
+        message: NewMessage,
+    ) -> Result<Option<MessageView>, StoreError>;
+    async fn change_conversation(
+        &self,
+        conversation: i64,
+        change: ConversationChange,
+    ) -> Result<Option<ConversationView>, StoreError>;
+    /// Marks sends cut short by a crash as failed (call once when the sender starts).
+    async fn recover_outbox(&self) -> Result<usize, StoreError>;
+    /// Claims up to `limit` outbox entries due at `now` (they become `sending`).
+    async fn claim_outbox(&self, now: i64, limit: usize) -> Result<Vec<OutboxItem>, StoreError>;
+    async fn finish_outbox(&self, id: i64, outcome: OutboxOutcome) -> Result<(), StoreError>;
 }

@@ -327,3 +327,212 @@ pub struct Parsed {
     pub items: Vec<Inbound>,
     pub skipped: Vec<String>,
 }
+
+// ---- what the API shows ----
+
+use crate::ids::ProfileId;
+use crate::view::Timestamp;
+
+/// A connected channel as the API shows it: secrets in `config` are masked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChannelView {
+    pub id: String,
+    pub kind: ChannelKind,
+    pub name: String,
+    /// Where the provider must send its webhooks.
+    pub webhook_url: String,
+    pub config: serde_json::Value,
+    pub created_at: Timestamp,
+}
+
+/// Conversation status: `open` (someone should act), `pending` (waiting on the customer or the
+/// bot), `snoozed` (until a time or the customer's next message), `resolved`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationStatus {
+    Open,
+    Pending,
+    Snoozed,
+    Resolved,
+}
+
+impl ConversationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Pending => "pending",
+            Self::Snoozed => "snoozed",
+            Self::Resolved => "resolved",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Open, Self::Pending, Self::Snoozed, Self::Resolved]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// Who owns a conversation: exactly one of the bot, a team queue, an agent, or nobody yet.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Owner {
+    Unassigned,
+    Bot,
+    Queue(String),
+    Agent(String),
+}
+
+impl Owner {
+    /// `(kind, id)` as stored.
+    pub fn to_parts(&self) -> (&'static str, Option<&str>) {
+        match self {
+            Owner::Unassigned => ("unassigned", None),
+            Owner::Bot => ("bot", None),
+            Owner::Queue(q) => ("queue", Some(q)),
+            Owner::Agent(a) => ("agent", Some(a)),
+        }
+    }
+    pub fn from_parts(kind: &str, id: Option<String>) -> Owner {
+        match (kind, id) {
+            ("bot", _) => Owner::Bot,
+            ("queue", Some(q)) => Owner::Queue(q),
+            ("agent", Some(a)) => Owner::Agent(a),
+            _ => Owner::Unassigned,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConversationView {
+    pub id: i64,
+    /// The customer (root profile of the cluster).
+    pub customer_id: ProfileId,
+    pub channel_id: String,
+    pub channel_kind: ChannelKind,
+    /// The provider's key for whom the brand talks to (phone digits, PSID, chat id…).
+    pub thread: String,
+    /// The name the channel gave the customer, if any.
+    pub contact_name: Option<String>,
+    pub status: ConversationStatus,
+    pub owner: Owner,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_message_at: Option<Timestamp>,
+    /// The customer's last message: the reply windows count from it.
+    pub last_incoming_at: Option<Timestamp>,
+    pub snoozed_until: Option<Timestamp>,
+    pub last_message_preview: Option<String>,
+    pub messages: u64,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Author {
+    Customer,
+    Agent,
+    Bot,
+    /// The brand's own app or phone (an echo of something sent outside Concierge).
+    Brand,
+    System,
+}
+
+impl Author {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Agent => "agent",
+            Self::Bot => "bot",
+            Self::Brand => "brand",
+            Self::System => "system",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Customer,
+            Self::Agent,
+            Self::Bot,
+            Self::Brand,
+            Self::System,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MessageView {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub direction: Direction,
+    pub author: Author,
+    /// The agent's name, for agent messages and notes.
+    pub author_name: Option<String>,
+    /// A private note: never sent to the customer.
+    pub private: bool,
+    pub content: Content,
+    /// Delivery status; `None` for notes.
+    pub status: Option<DeliveryStatus>,
+    pub error: Option<ProviderError>,
+    pub provider_id: Option<String>,
+    pub reply_to: Option<String>,
+    pub edited: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// What happened to one webhook delivery: `rejected` (failed verification, never parsed),
+/// `verified` (waiting to be processed), `stored`, `failed` (could not be parsed or stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboundState {
+    Rejected,
+    Verified,
+    Stored,
+    Failed,
+}
+
+impl InboundState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rejected => "rejected",
+            Self::Verified => "verified",
+            Self::Stored => "stored",
+            Self::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Rejected, Self::Verified, Self::Stored, Self::Failed]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// One entry of the raw inbound log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InboundEntry {
+    pub id: i64,
+    pub channel_id: String,
+    pub received_at: Timestamp,
+    pub state: InboundState,
+    pub error: Option<String>,
+    /// Items stored from it (messages, receipts, events).
+    pub items: u64,
+    /// What was skipped on purpose, with why.
+    pub skipped: Vec<String>,
+    pub processed_at: Option<Timestamp>,
+    pub attempts: u64,
+    /// The request headers that matter (signatures, content type).
+    pub headers: Vec<(String, String)>,
+    /// The raw body as text (lossy for non-UTF-8 bytes); only in single-entry answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    pub body_bytes: u64,
+}
+
+/// A conversation with all its messages, as the data-subject export carries it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConversationExport {
+    pub conversation: ConversationView,
+    pub messages: Vec<MessageView>,
+}

@@ -193,6 +193,8 @@ pub struct ExportDocument {
     pub events: Vec<TimelineEvent>,
     pub consents: Vec<ConsentRecord>,
     pub merge_log: Vec<MergeView>,
+    /// Every conversation on every channel, with all messages and private notes.
+    pub conversations: Vec<crate::conversation::ConversationExport>,
 }
 
 /// One entry of the erasure log (LGPD art. 37 / GDPR art. 30 records): counts only.

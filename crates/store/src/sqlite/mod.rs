@@ -8,13 +8,21 @@
 //! - `read`: the 360° view, timeline, ledger and export, on a small pool of read connections.
 
 mod bloom;
+mod conversations;
 mod read;
 pub mod schema;
 mod writer;
 
-use crate::{Cursor, IngestReport, KeyInfo, Store, StoreError, StoreStats};
+use crate::{
+    ApplyReport, ChannelRecord, ConversationChange, ConversationFilter, Cursor, IngestReport,
+    KeyInfo, NewChannel, NewInbound, NewMessage, OutboxItem, OutboxOutcome, PendingInbound, Store,
+    StoreError, StoreStats,
+};
 use async_trait::async_trait;
 use concierge_identity::Rules;
+use concierge_types::conversation::{
+    ConversationView, InboundEntry, InboundState, MessageView, Parsed,
+};
 use concierge_types::view::{
     ConsentLedger, ConsentRecord, CustomerView, ErasureReceipt, ExportDocument, MergeView,
     TimelinePage,
@@ -135,6 +143,14 @@ impl SqliteStore {
         answer
             .await
             .map_err(|_| StoreError::Backend("the writer dropped the job".into()))?
+    }
+
+    /// Runs `f` on the writer, inside its group transaction; answers after the commit.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut writer::Writer) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.submit(0, |reply| writer::write_job(reply, f)).await
     }
 
     /// Runs `f` on a read connection in the blocking pool.
@@ -289,6 +305,112 @@ impl Store for SqliteStore {
         let mut s = self.read(read::stats).await?;
         s.pending_events = pending;
         Ok(s)
+    }
+
+    async fn create_channel(&self, channel: NewChannel) -> Result<ChannelRecord, StoreError> {
+        self.write(move |w| w.create_channel(channel)).await
+    }
+
+    async fn channels(&self) -> Result<Vec<ChannelRecord>, StoreError> {
+        self.read(conversations::channels).await
+    }
+
+    async fn log_inbound(&self, entry: NewInbound) -> Result<i64, StoreError> {
+        self.write(move |w| w.log_inbound(entry)).await
+    }
+
+    async fn pending_inbound(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<PendingInbound>, StoreError> {
+        self.read(move |c| conversations::pending_inbound(c, after, limit))
+            .await
+    }
+
+    async fn apply_inbound(
+        &self,
+        id: i64,
+        channel: ChannelRecord,
+        parsed: Result<Parsed, String>,
+    ) -> Result<ApplyReport, StoreError> {
+        self.write(move |w| w.apply_inbound(id, &channel, parsed))
+            .await
+    }
+
+    async fn inbound_log(
+        &self,
+        channel_id: Option<String>,
+        state: Option<InboundState>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<InboundEntry>, StoreError> {
+        self.read(move |c| {
+            conversations::inbound_log(c, channel_id.as_deref(), state, before, limit)
+        })
+        .await
+    }
+
+    async fn inbound_entry(&self, id: i64) -> Result<Option<InboundEntry>, StoreError> {
+        self.read(move |c| conversations::inbound_entry(c, id))
+            .await
+    }
+
+    async fn replay_inbound(&self, id: i64) -> Result<bool, StoreError> {
+        self.write(move |w| w.replay_inbound(id)).await
+    }
+
+    async fn conversations(
+        &self,
+        filter: ConversationFilter,
+    ) -> Result<Vec<ConversationView>, StoreError> {
+        self.read(move |c| conversations::conversations(c, &filter))
+            .await
+    }
+
+    async fn conversation(&self, id: i64) -> Result<Option<ConversationView>, StoreError> {
+        self.read(move |c| conversations::conversation_by_id(c, id))
+            .await
+    }
+
+    async fn messages(
+        &self,
+        conversation: i64,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Option<Vec<MessageView>>, StoreError> {
+        self.read(move |c| conversations::messages(c, conversation, after, limit))
+            .await
+    }
+
+    async fn add_message(
+        &self,
+        conversation: i64,
+        message: NewMessage,
+    ) -> Result<Option<MessageView>, StoreError> {
+        self.write(move |w| w.add_message(conversation, message))
+            .await
+    }
+
+    async fn change_conversation(
+        &self,
+        conversation: i64,
+        change: ConversationChange,
+    ) -> Result<Option<ConversationView>, StoreError> {
+        self.write(move |w| w.change_conversation(conversation, change))
+            .await
+    }
+
+    async fn recover_outbox(&self) -> Result<usize, StoreError> {
+        self.write(|w| w.recover_outbox()).await
+    }
+
+    async fn claim_outbox(&self, now: i64, limit: usize) -> Result<Vec<OutboxItem>, StoreError> {
+        self.write(move |w| w.claim_outbox(now, limit)).await
+    }
+
+    async fn finish_outbox(&self, id: i64, outcome: OutboxOutcome) -> Result<(), StoreError> {
+        self.write(move |w| w.finish_outbox(id, outcome)).await
     }
 }
 

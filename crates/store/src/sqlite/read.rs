@@ -424,12 +424,28 @@ pub(super) fn export(
         .collect::<Result<_, _>>()?;
     let consents = consent_history(conn, &members)?;
     let merge_log = merges_for(conn, &members, usize::MAX >> 1)?;
+    let mut conversations = Vec::new();
+    let filter = crate::ConversationFilter {
+        customer: Some(id),
+        limit: usize::MAX >> 1,
+        ..Default::default()
+    };
+    for conversation in super::conversations::conversations(conn, &filter)? {
+        let messages =
+            super::conversations::messages(conn, conversation.id, None, usize::MAX >> 1)?
+                .unwrap_or_default();
+        conversations.push(concierge_types::conversation::ConversationExport {
+            conversation,
+            messages,
+        });
+    }
     Ok(Some(ExportDocument {
         generated_at: Timestamp(now_ms()),
         customer,
         events,
         consents,
         merge_log,
+        conversations,
     }))
 }
 

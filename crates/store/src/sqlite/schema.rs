@@ -132,6 +132,98 @@ const MIGRATIONS: &[&str] = &[
         suppressed INTEGER NOT NULL
     );
     ",
+    // 2: channels, the raw inbound log, conversations, messages and the outbox.
+    "
+    CREATE TABLE channels (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        config TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        disabled_at INTEGER
+    );
+    CREATE TABLE inbound (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel_id TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        error TEXT,
+        headers TEXT NOT NULL,
+        body BLOB NOT NULL,
+        items INTEGER NOT NULL DEFAULT 0,
+        skipped TEXT,
+        processed_at INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        profile_id INTEGER
+    );
+    CREATE INDEX inbound_state ON inbound (state, id);
+    CREATE INDEX inbound_channel ON inbound (channel_id, id);
+    CREATE INDEX inbound_profile ON inbound (profile_id);
+    CREATE TABLE conversations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel_id TEXT NOT NULL,
+        thread TEXT NOT NULL,
+        profile_id INTEGER NOT NULL,
+        contact_name TEXT,
+        status TEXT NOT NULL,
+        owner_kind TEXT NOT NULL,
+        owner_id TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        last_message_at INTEGER,
+        last_incoming_at INTEGER,
+        snoozed_until INTEGER,
+        last_preview TEXT,
+        messages INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX conversations_thread ON conversations (channel_id, thread, id);
+    CREATE INDEX conversations_profile ON conversations (profile_id, id);
+    CREATE INDEX conversations_status ON conversations (status, id);
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id INTEGER NOT NULL,
+        channel_id TEXT NOT NULL,
+        provider_id TEXT,
+        direction TEXT NOT NULL,
+        author TEXT NOT NULL,
+        author_name TEXT,
+        private INTEGER NOT NULL DEFAULT 0,
+        content TEXT NOT NULL,
+        status TEXT,
+        error TEXT,
+        reply_to TEXT,
+        edited INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        inbound_id INTEGER,
+        event_id INTEGER,
+        UNIQUE (channel_id, provider_id)
+    );
+    CREATE INDEX messages_conversation ON messages (conversation_id, id);
+    CREATE INDEX messages_inbound ON messages (inbound_id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id INTEGER NOT NULL,
+        channel_id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+    CREATE INDEX outbox_message ON outbox (message_id);
+    CREATE TABLE early_receipts (
+        channel_id TEXT NOT NULL,
+        provider_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT,
+        received_at INTEGER NOT NULL
+    );
+    CREATE INDEX early_receipts_message ON early_receipts (channel_id, provider_id);
+    ",
 ];
 
 /// Brings the schema up to date inside one transaction.

@@ -51,7 +51,33 @@ pub(crate) enum Job {
         id: KeyId,
         reply: Reply<bool>,
     },
+    /// Any other write, run inside the group transaction (`true` = the transaction has already
+    /// failed, answer without writing). Returns the deferred answer and, on a storage failure, its
+    /// message, which rolls the whole transaction back.
+    Write(WriteFn),
     Stop,
+}
+
+pub(crate) type WriteFn = Box<dyn FnOnce(&mut Writer, bool) -> (Answer, Option<String>) + Send>;
+
+/// Wraps a write for [`Job::Write`]: runs `f` unless the transaction already failed, and answers
+/// `reply` after the commit.
+pub(crate) fn write_job<T: Send + 'static>(
+    reply: Reply<T>,
+    f: impl FnOnce(&mut Writer) -> Result<T, StoreError> + Send + 'static,
+) -> Job {
+    Job::Write(Box::new(move |w, aborted| {
+        let r = if aborted {
+            Err(StoreError::Backend("aborted".into()))
+        } else {
+            f(w)
+        };
+        let failed = match &r {
+            Err(StoreError::Backend(m)) => Some(m.clone()),
+            _ => None,
+        };
+        (answer(reply, r), failed)
+    }))
 }
 
 impl Job {
@@ -65,7 +91,7 @@ impl Job {
 
 /// An answer held back until the transaction has committed; on failure it answers the error.
 /// The second argument says whether the WAL was scrubbed after the commit (erasures only).
-type Answer = Box<dyn FnOnce(Option<&StoreError>, bool)>;
+pub(crate) type Answer = Box<dyn FnOnce(Option<&StoreError>, bool)>;
 
 fn answer<T: 'static>(reply: Reply<T>, result: Result<T, StoreError>) -> Answer {
     Box::new(move |failed, _| {
@@ -104,7 +130,7 @@ const CACHE_LIMIT: usize = 2_000_000;
 const SEEN_RESOLUTION_MS: i64 = 60_000;
 
 pub(crate) struct Writer {
-    conn: Connection,
+    pub(super) conn: Connection,
     rules: Rules,
     pending: Arc<AtomicUsize>,
     max_batch: usize,
@@ -354,6 +380,13 @@ impl Writer {
                         .map(|n| n == 1)
                         .map_err(StoreError::from)
                 ),
+                Job::Write(f) => {
+                    let (a, failed) = f(self, failure.is_some());
+                    if let (Some(m), None) = (failed, &failure) {
+                        failure = Some(StoreError::Backend(m));
+                    }
+                    answers.push(a);
+                }
                 Job::Stop => {}
             }
         }
@@ -405,7 +438,7 @@ impl Writer {
                 report.suppressed += 1;
                 continue;
             }
-            if self.store_event(ev)? {
+            if self.store_event(ev)?.is_some() {
                 report.accepted += 1;
             } else {
                 report.duplicates += 1;
@@ -434,6 +467,11 @@ impl Writer {
             }
         }
         hex(&mac.finalize().into_bytes())
+    }
+
+    /// Whether `ev` belongs to an erased person (and is then counted as dropped).
+    pub(super) fn suppresses(&mut self, ev: &NewEvent) -> bool {
+        !self.suppressed.is_empty() && self.is_suppressed(ev)
     }
 
     fn is_suppressed(&mut self, ev: &NewEvent) -> bool {
@@ -468,8 +506,9 @@ impl Writer {
         Ok(())
     }
 
-    /// Resolves and stores one event; `false` when it is a duplicate (nothing is changed then).
-    fn store_event(&mut self, ev: NewEvent) -> Result<bool, StoreError> {
+    /// Resolves and stores one event; returns the profile it was filed under and its id, or `None`
+    /// when it is a duplicate (nothing is changed then).
+    pub(super) fn store_event(&mut self, ev: NewEvent) -> Result<Option<(i64, i64)>, StoreError> {
         let plan = {
             let mut graph = TxGraph {
                 conn: &self.conn,
@@ -512,7 +551,7 @@ impl Writer {
                 self.cache.canon.remove(&target);
                 self.cache.clusters.remove(&target);
             }
-            return Ok(false);
+            return Ok(None);
         }
         let event_id = self.conn.last_insert_rowid();
         if let Some(survivor) = plan.survivor {
@@ -573,7 +612,7 @@ impl Writer {
                 self.insert_consent(target, consent, Some(event_id), now)?;
             }
         }
-        Ok(true)
+        Ok(Some((target, event_id)))
     }
 
     fn new_profile(&mut self, now: i64) -> Result<i64, StoreError> {
@@ -874,6 +913,15 @@ impl Writer {
                 out
             };
             for ident in &idents {
+                // Webhook bodies that never became a message (rejected, unparsable, receipts)
+                // are tied to nobody; find the person's in them by their identifiers.
+                let needle = ident.value.trim_start_matches('+');
+                if needle.len() >= 5 {
+                    self.conn.execute(
+                        "DELETE FROM inbound WHERE profile_id IS NULL AND instr(body, ?1) > 0",
+                        [needle.as_bytes()],
+                    )?;
+                }
                 let h = self.suppression_hash(ident);
                 let n = self.conn.execute(
                     "INSERT INTO suppressions (hash, kind, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (hash) DO NOTHING",
@@ -892,6 +940,13 @@ impl Writer {
                 del("DELETE FROM identifiers WHERE profile_id IN (LIST)")? as u64;
             receipt.consents += del("DELETE FROM consents WHERE profile_id IN (LIST)")? as u64;
             del("DELETE FROM traits WHERE profile_id IN (LIST)")?;
+            // Conversations: messages, their outbox entries, and the raw webhook bodies that
+            // carried them (which hold the person's phone, name and words).
+            del("DELETE FROM outbox WHERE message_id IN (SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.profile_id IN (LIST))")?;
+            del("DELETE FROM inbound WHERE id IN (SELECT m.inbound_id FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.profile_id IN (LIST))")?;
+            del("DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE profile_id IN (LIST))")?;
+            del("DELETE FROM conversations WHERE profile_id IN (LIST)")?;
+            del("DELETE FROM inbound WHERE profile_id IN (LIST)")?;
             let both: Vec<i64> = chunk.iter().chain(chunk.iter()).copied().collect();
             let list2 = format!(
                 "{list}) OR absorbed_id IN ({})",
@@ -1041,7 +1096,7 @@ fn create_key_file(key_file: &Path) -> Result<Vec<u8>, StoreError> {
     }
 }
 
-fn random_hex(n: usize) -> Result<String, StoreError> {
+pub(super) fn random_hex(n: usize) -> Result<String, StoreError> {
     let mut bytes = vec![0u8; n];
     getrandom::fill(&mut bytes).map_err(|e| StoreError::Backend(format!("random: {e}")))?;
     Ok(hex(&bytes))
