@@ -241,11 +241,25 @@ impl Conn {
         auth: &str,
         body: &[u8],
     ) -> Result<(u16, Vec<u8>)> {
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            self.host,
+        self.send_with(method, path, &[("Authorization", auth)], body)
+            .await
+    }
+
+    async fn send_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<(u16, Vec<u8>)> {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
-        );
+        ));
         let s = self.reader.get_mut();
         s.write_all(head.as_bytes()).await?;
         s.write_all(body).await?;
@@ -556,6 +570,211 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
             stats.profiles,
             stats.customers,
             rss.map(|r| format!("{r:.0} MB (generator included)")).unwrap_or_else(|| "n/a".into())
+        );
+    }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct WebhookArgs {
+    /// Webhooks per concurrency level.
+    #[arg(long, default_value_t = 20_000)]
+    per_level: usize,
+    /// Concurrency levels (connections).
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32,128")]
+    levels: Vec<usize>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A WhatsApp Cloud API text-message delivery, as Meta sends it.
+fn whatsapp_delivery(i: usize) -> String {
+    let wa = format!("55119{:08}", i % 50_000);
+    format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"5511999990000","phone_number_id":"106540352242922"}},"contacts":[{{"profile":{{"name":"Cliente {i}"}},"wa_id":"{wa}"}}],"messages":[{{"from":"{wa}","id":"wamid.bench{i:010}","timestamp":"{}","text":{{"body":"Oi, cadê meu pedido {i}?"}},"type":"text"}}]}},"field":"messages"}}]}}]}}"#,
+        chrono::Utc::now().timestamp()
+    )
+}
+
+fn sign(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={hex}")
+}
+
+pub async fn webhooks(args: WebhookArgs) -> Result<()> {
+    let tmp = std::env::temp_dir().join(format!("concierge-bench-wh-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let log = |s: &str| {
+        if !args.json {
+            eprintln!("{s}");
+        }
+    };
+    log("(a) raw SQLite batched inserts of 200,000 events…");
+    let messages = generate(200_000, 20_000, 0x5eed, "b");
+    let (raw_rate, _) = raw_sqlite(&tmp, &messages)?;
+    drop(messages);
+
+    let store = Arc::new(SqliteStore::open(SqliteOptions::new(
+        tmp.join("concierge.db"),
+    ))?);
+    let channel = store
+        .create_channel(concierge_server::validate_channel(
+            "whatsapp",
+            "bench",
+            serde_json::json!({"app_secret": "bench-secret", "verify_token": "v", "access_token": "a", "phone_number_id": "106540352242922", "api_base": "http://127.0.0.1:9"}),
+        ).map_err(|e| anyhow::anyhow!(e))?)
+        .await?;
+    let (_, admin) = store.create_key("bench-admin", KeyScope::Admin).await?;
+    let app = concierge_server::app(store.clone(), concierge_server::ServerConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?.to_string();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(concierge_server::serve(listener, app, async {
+        let _ = stop_rx.await;
+    }));
+    let path = format!("/webhooks/{}", channel.id);
+
+    let mut rows = Vec::new();
+    let mut offset = 0;
+    let started = Instant::now();
+    for &conns in &args.levels {
+        log(&format!("signed WhatsApp webhooks, {conns} connections…"));
+        // Bodies and signatures are made before the clock starts, as a provider would have them.
+        let bodies: Arc<Vec<(String, String)>> = Arc::new(
+            (offset..offset + args.per_level)
+                .map(|i| {
+                    let b = whatsapp_delivery(i);
+                    let s = sign("bench-secret", b.as_bytes());
+                    (b, s)
+                })
+                .collect(),
+        );
+        offset += args.per_level;
+        let next = Arc::new(AtomicUsize::new(0));
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..conns.max(1) {
+            let (bodies, next, addr, path) =
+                (bodies.clone(), next.clone(), addr.clone(), path.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut conn = Conn::open(&addr).await?;
+                let mut lat = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= bodies.len() {
+                        return Ok::<Vec<f64>, anyhow::Error>(lat);
+                    }
+                    let (body, sig) = &bodies[i];
+                    let t = Instant::now();
+                    let (status, resp) = conn
+                        .send_with(
+                            "POST",
+                            &path,
+                            &[("X-Hub-Signature-256", sig)],
+                            body.as_bytes(),
+                        )
+                        .await?;
+                    anyhow::ensure!(
+                        status == 200,
+                        "webhook answered {status}: {}",
+                        String::from_utf8_lossy(&resp)
+                    );
+                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+            }));
+        }
+        let mut lat = Vec::new();
+        for task in tasks {
+            lat.extend(task.await??);
+        }
+        let secs = t.elapsed().as_secs_f64();
+        lat.sort_by(|a, b| a.total_cmp(b));
+        rows.push((
+            conns,
+            lat.len() as f64 / secs,
+            percentile(&lat, 0.50),
+            percentile(&lat, 0.99),
+        ));
+    }
+    // Acknowledged is not processed: wait until the processor has stored every delivery.
+    let total = offset;
+    let mut conn = Conn::open(&addr).await?;
+    let bearer = format!("Bearer {admin}");
+    loop {
+        let (_, body) = conn
+            .send(
+                "GET",
+                "/api/v1/inbound?state=verified&limit=1",
+                &bearer,
+                b"",
+            )
+            .await?;
+        let v: serde_json::Value = serde_json::from_slice(&body)?;
+        if v["entries"].as_array().is_some_and(|e| e.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let processed_rate = total as f64 / started.elapsed().as_secs_f64();
+    let conversations = rusqlite::Connection::open(tmp.join("concierge.db"))?.query_row(
+        "SELECT COUNT(*), SUM(messages) FROM conversations",
+        [],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+            ))
+        },
+    )?;
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    store.shutdown();
+    let _ = std::fs::remove_dir_all(&tmp);
+
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "raw_sqlite_events_per_s": raw_rate.round(),
+                "levels": rows.iter().map(|(c, r, p50, p99)| serde_json::json!({
+                    "connections": c, "webhooks_per_s": r.round(),
+                    "p50_ms": (p50 * 1000.0).round() / 1000.0, "p99_ms": (p99 * 1000.0).round() / 1000.0,
+                })).collect::<Vec<_>>(),
+                "webhooks": total,
+                "processed_per_s_end_to_end": processed_rate.round(),
+                "conversations": conversations.0,
+                "messages": conversations.1,
+            })
+        );
+    } else {
+        println!(
+            "Concierge webhook benchmark: signed WhatsApp text deliveries, {} per level, {} cores",
+            args.per_level,
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        );
+        println!();
+        println!("  (a) raw SQLite batched inserts (baseline)          {raw_rate:>10.0} rows/s");
+        println!(
+            "  connections   acknowledged/s   p50 ms   p99 ms   (goal: >= 5,000/s, p99 <= 50 ms)"
+        );
+        for (c, r, p50, p99) in &rows {
+            println!("  {c:>11}   {r:>14.0}   {p50:>6.2}   {p99:>6.2}");
+        }
+        println!();
+        println!(
+            "  all {total} deliveries verified, logged, parsed and stored as messages at {processed_rate:.0}/s end to end ({} conversations, {} messages)",
+            conversations.0, conversations.1
         );
     }
     Ok(())

@@ -138,6 +138,14 @@ impl Config {
         self.data_dir.join("concierge.db")
     }
 
+    /// The base URL providers and browsers reach us at: `public_url`, else `http://LISTEN`.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
     pub fn store_options(&self) -> concierge_store::sqlite::SqliteOptions {
         let mut o = concierge_store::sqlite::SqliteOptions::new(self.db_path());
         o.rules = self.identity.clone();

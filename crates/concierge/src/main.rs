@@ -48,6 +48,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Connect messaging channels (WhatsApp, Messenger, Instagram, Telegram, Viber, TikTok…).
+    Channels {
+        #[command(subcommand)]
+        command: ChannelsCommand,
+    },
     /// Bulk-load data.
     Import {
         #[command(subcommand)]
@@ -77,6 +82,22 @@ enum KeysCommand {
 }
 
 #[derive(Subcommand)]
+enum ChannelsCommand {
+    /// Connect a channel; prints its id and the webhook URL to give the provider.
+    Add {
+        /// whatsapp, messenger, instagram, telegram, viber, tiktok, email, webchat, store, api.
+        kind: String,
+        #[arg(long)]
+        name: String,
+        /// The channel's settings as a JSON object (see the README for each kind's fields).
+        #[arg(long, default_value = "{}")]
+        config: String,
+    },
+    /// List connected channels (secrets masked).
+    List,
+}
+
+#[derive(Subcommand)]
 enum ImportCommand {
     /// Load Segment messages, one JSON object per line.
     Segment {
@@ -91,6 +112,8 @@ enum ImportCommand {
 enum BenchCommand {
     /// Ingestion throughput and 360° view latency, next to raw SQLite inserts.
     Ingest(bench::IngestArgs),
+    /// Signed WhatsApp webhooks at increasing concurrency, next to raw SQLite inserts.
+    Webhooks(bench::WebhookArgs),
 }
 
 fn main() {
@@ -182,6 +205,46 @@ fn run() -> Result<()> {
             println!("revoked key {id}");
             Ok(())
         }
+        Command::Channels {
+            command: ChannelsCommand::Add { kind, name, config },
+        } => {
+            let cfg = Config::load(&overrides)?;
+            let json: serde_json::Value =
+                serde_json::from_str(&config).context("--config must be a JSON object")?;
+            let new = concierge_server::validate_channel(&kind, &name, json)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let store = open_store(&cfg)?;
+            let record = runtime.block_on(store.create_channel(new));
+            store.shutdown();
+            let record = record?;
+            println!(
+                "connected {} channel {:?}",
+                record.kind.as_str(),
+                record.name
+            );
+            println!("webhook URL: {}/webhooks/{}", cfg.public_base(), record.id);
+            println!("{}", record.id);
+            Ok(())
+        }
+        Command::Channels {
+            command: ChannelsCommand::List,
+        } => {
+            let cfg = Config::load(&overrides)?;
+            let store = open_store(&cfg)?;
+            let channels = runtime.block_on(store.channels());
+            store.shutdown();
+            for c in channels? {
+                println!(
+                    "{}  {:<10} {:<24} {}/webhooks/{}",
+                    c.id,
+                    c.kind.as_str(),
+                    c.name,
+                    cfg.public_base(),
+                    c.id
+                );
+            }
+            Ok(())
+        }
         Command::Import {
             command: ImportCommand::Segment { file, source },
         } => {
@@ -194,6 +257,9 @@ fn run() -> Result<()> {
         Command::Bench {
             command: BenchCommand::Ingest(args),
         } => runtime.block_on(bench::ingest(args)),
+        Command::Bench {
+            command: BenchCommand::Webhooks(args),
+        } => runtime.block_on(bench::webhooks(args)),
     }
 }
 

@@ -2,6 +2,8 @@
 //!
 //! - `routes::tracking`: the Segment-compatible tracking API (`/v1/*`, short aliases, settings, beacon).
 //! - `routes::customers`: the REST API (360° view, timeline, consent ledger, export, erasure, merges).
+//! - `routes::channels`: connecting channels, provider webhooks (`/webhooks/{id}`), the raw inbound log.
+//! - `routes::conversations`: conversations and messages across channels; replies go to the outbox.
 //! - `auth`: API keys; admin handlers take an [`auth::Admin`] extractor, so a forgotten check does not compile.
 //! - `error`: every error answer has the one JSON shape of [`concierge_types::ApiError`].
 
@@ -9,6 +11,7 @@ pub mod auth;
 pub mod error;
 mod routes;
 
+use concierge_messaging::Messaging;
 use concierge_segment::Limits;
 use concierge_store::Store;
 use std::net::SocketAddr;
@@ -40,15 +43,23 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: ServerConfig,
     pub keys: auth::KeyCache,
+    pub messaging: Arc<Messaging>,
 }
 
 pub type SharedState = Arc<AppState>;
 
+pub use routes::validate_channel;
+
+/// The routes, and on the current runtime the conversation workers (inbound processor, outbox
+/// sender).
 pub fn app(store: Arc<dyn Store>, config: ServerConfig) -> axum::Router {
+    let messaging = Messaging::new(store.clone(), &config.default_region);
+    messaging.start();
     let state = Arc::new(AppState {
         store,
         config,
         keys: auth::KeyCache::default(),
+        messaging,
     });
     routes::router(state)
 }

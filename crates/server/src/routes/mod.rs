@@ -1,5 +1,9 @@
+mod channels;
+mod conversations;
 mod customers;
 mod tracking;
+
+pub use channels::validate_channel;
 
 use crate::error::Failure;
 use crate::SharedState;
@@ -11,6 +15,8 @@ pub fn router(state: SharedState) -> Router {
     Router::new()
         .merge(tracking::routes())
         .merge(customers::routes())
+        .merge(channels::routes())
+        .merge(conversations::routes())
         .route(
             "/healthz",
             get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
@@ -60,6 +66,33 @@ impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> axum::extract::FromR
             .await
             .map(|axum::extract::Path(t)| Path(t))
             .map_err(|e| Failure::new(ErrorCode::InvalidRequest, e.body_text()))
+    }
+}
+
+/// Where clients reach us, as `(protocol, host)`: the configured public URL, else the request's
+/// `Host` (and `X-Forwarded-Proto` from a proxy).
+pub(crate) fn public_base(
+    state: &crate::AppState,
+    headers: &axum::http::HeaderMap,
+) -> (String, String) {
+    match &state.config.public_url {
+        Some(url) => match url.split_once("://") {
+            Some((p, h)) => (p.to_string(), h.trim_end_matches('/').to_string()),
+            None => ("https".to_string(), url.trim_end_matches('/').to_string()),
+        },
+        None => {
+            let host = headers
+                .get(axum::http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("localhost")
+                .to_string();
+            let proto = headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("http")
+                .to_string();
+            (proto, host)
+        }
     }
 }
 

@@ -168,25 +168,7 @@ async fn settings(
         .keys
         .authenticate(state.store.as_ref(), &write_key)
         .await?;
-    let (protocol, host) = match &state.config.public_url {
-        Some(url) => match url.split_once("://") {
-            Some((p, h)) => (p.to_string(), h.trim_end_matches('/').to_string()),
-            None => ("https".to_string(), url.trim_end_matches('/').to_string()),
-        },
-        None => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("localhost")
-                .to_string();
-            let proto = headers
-                .get("x-forwarded-proto")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("http")
-                .to_string();
-            (proto, host)
-        }
-    };
+    let (protocol, host) = super::public_base(&state, &headers);
     Ok(Json(json!({
         "integrations": {
             "Segment.io": {

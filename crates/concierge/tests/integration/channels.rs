@@ -1,0 +1,548 @@
+//! Channels end to end: provider webhooks in (signed, deduplicated, logged raw), conversations,
+//! replies through the outbox to a local stand-in for the provider's API.
+
+use crate::helpers::{contains, urlencode, workspace, Server};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(workspace().join("fixtures").join(path)).unwrap()
+}
+
+fn hmac_hex(key: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A request the stand-in provider received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A local HTTP server standing in for a provider API: answers each request with the next
+/// scripted `(status, body)` (the last one repeats) and records what it got.
+pub struct FakeProvider {
+    pub url: String,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl FakeProvider {
+    pub fn start(script: Vec<(u16, &'static str)>) -> FakeProvider {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let mut parts = line.split_whitespace();
+                let method = parts.next().unwrap_or("").to_string();
+                let path = parts.next().unwrap_or("").to_string();
+                let mut headers = Vec::new();
+                let mut length = 0;
+                loop {
+                    let mut h = String::new();
+                    reader.read_line(&mut h).unwrap();
+                    let h = h.trim_end().to_string();
+                    if h.is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':') {
+                        if k.eq_ignore_ascii_case("content-length") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                        headers.push((k.trim().to_string(), v.trim().to_string()));
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                log.lock().unwrap().push(Seen {
+                    method,
+                    path,
+                    headers,
+                    body,
+                });
+                let (status, answer) = script[n.min(script.len() - 1)];
+                n += 1;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+            }
+        });
+        FakeProvider { url, seen }
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// Polls `f` until it returns `Some`, for up to 15 seconds.
+pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(t) = f() {
+            return t;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn connect(s: &Server, kind: &str, config: Value) -> (String, String) {
+    let r = s.admin(
+        "POST",
+        "/api/v1/channels",
+        Some(&json!({"kind": kind, "name": format!("{kind} test"), "config": config})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let v = r.json();
+    let id = v["id"].as_str().unwrap().to_string();
+    let url = v["webhook_url"].as_str().unwrap().to_string();
+    assert!(url.ends_with(&format!("/webhooks/{id}")), "{url}");
+    assert!(
+        !r.text().contains("s3cret"),
+        "secrets must be masked: {}",
+        r.text()
+    );
+    (id, url)
+}
+
+fn post_signed(s: &Server, id: &str, header: &str, value: &str, body: &[u8]) -> u16 {
+    s.request(
+        "POST",
+        &format!("/webhooks/{id}"),
+        &[("Content-Type", "application/json"), (header, value)],
+        body,
+    )
+    .status
+}
+
+fn meta_post(s: &Server, id: &str, body: &[u8]) -> u16 {
+    let sig = format!("sha256={}", hmac_hex("s3cret-app", body));
+    post_signed(s, id, "X-Hub-Signature-256", &sig, body)
+}
+
+fn conversations(s: &Server, query: &str) -> Vec<Value> {
+    let r = s.admin("GET", &format!("/api/v1/conversations?{query}"), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["conversations"].as_array().unwrap().clone()
+}
+
+fn messages(s: &Server, conversation: i64) -> Vec<Value> {
+    let r = s.admin(
+        "GET",
+        &format!("/api/v1/conversations/{conversation}/messages"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["messages"].as_array().unwrap().clone()
+}
+
+fn whatsapp_config(api_base: &str) -> Value {
+    json!({
+        "app_secret": "s3cret-app",
+        "verify_token": "s3cret-verify",
+        "access_token": "s3cret-access",
+        "phone_number_id": "1122334455667",
+        "api_base": api_base,
+    })
+}
+
+/// The text fixture with the message time set to `ts` seconds (and the signature recomputed by
+/// the caller): a fresh message opens WhatsApp's 24-hour window.
+fn whatsapp_text_at(ts: i64, id: &str, text: &str) -> Vec<u8> {
+    let raw = String::from_utf8(fixture("whatsapp/text_message.json")).unwrap();
+    raw.replace("1697043223", &ts.to_string())
+        .replace("wamid.xyzxyz", id)
+        .replace("Body Text", text)
+        .into_bytes()
+}
+
+#[test]
+fn whatsapp_in_and_out() {
+    let provider = FakeProvider::start(vec![
+        (
+            500,
+            r#"{"error":{"message":"temporarily unavailable","code":2}}"#,
+        ),
+        (
+            200,
+            r#"{"messaging_product":"whatsapp","contacts":[{"input":"972987654321","wa_id":"972987654321"}],"messages":[{"id":"wamid.OUT1"}]}"#,
+        ),
+    ]);
+    let s = Server::start();
+    let (id, _) = connect(&s, "whatsapp", whatsapp_config(&provider.url));
+
+    // The registration handshake.
+    let ok = s.request(
+        "GET",
+        &format!("/webhooks/{id}?hub.mode=subscribe&hub.verify_token=s3cret-verify&hub.challenge=1158201444"),
+        &[],
+        b"",
+    );
+    assert_eq!((ok.status, ok.text().as_str()), (200, "1158201444"));
+    let wrong = s.request(
+        "GET",
+        &format!("/webhooks/{id}?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1"),
+        &[],
+        b"",
+    );
+    assert_eq!(wrong.status, 403, "{}", wrong.text());
+
+    // Wrong and missing signatures: 401, nothing stored, but logged as rejected.
+    let body = fixture("whatsapp/text_message.json");
+    assert_eq!(
+        post_signed(&s, &id, "X-Hub-Signature-256", "sha256=00ff", &body),
+        401
+    );
+    let bad = format!("sha256={}", hmac_hex("other-secret", &body));
+    assert_eq!(
+        post_signed(&s, &id, "X-Hub-Signature-256", &bad, &body),
+        401
+    );
+    assert_eq!(
+        post_signed(&s, &id, "Content-Type", "application/json", &body),
+        401
+    );
+    let log = s
+        .admin("GET", "/api/v1/inbound?state=rejected", None)
+        .json();
+    assert_eq!(log["entries"].as_array().unwrap().len(), 3, "{log}");
+    assert!(conversations(&s, "").is_empty());
+
+    // A malformed delivery: 4xx, logged as failed, server fine.
+    let truncated = &body[..body.len() / 2];
+    assert_eq!(meta_post(&s, &id, truncated), 400);
+    let failed = s.admin("GET", "/api/v1/inbound?state=failed", None).json();
+    let entry = failed["entries"][0]["id"].as_i64().unwrap();
+    let full = s
+        .admin("GET", &format!("/api/v1/inbound/{entry}"), None)
+        .json();
+    assert_eq!(full["body"].as_str().unwrap().len(), truncated.len());
+    assert_eq!(s.request("GET", "/healthz", &[], b"").status, 200);
+
+    // The real delivery, twice (a provider retry): one message.
+    assert_eq!(meta_post(&s, &id, &body), 200);
+    assert_eq!(meta_post(&s, &id, &body), 200);
+    let conv = eventually("the conversation", || {
+        conversations(&s, &format!("channel_id={id}"))
+            .first()
+            .cloned()
+    });
+    let conv_id = conv["id"].as_i64().unwrap();
+    assert_eq!(conv["status"], "open");
+    assert_eq!(conv["contact_name"], "Test Name");
+    assert_eq!(conv["thread"], "972987654321");
+    eventually("both deliveries processed", || {
+        let log = s
+            .admin("GET", "/api/v1/inbound?state=verified", None)
+            .json();
+        log["entries"].as_array().unwrap().is_empty().then_some(())
+    });
+    let msgs = messages(&s, conv_id);
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert_eq!(
+        msgs[0]["content"],
+        json!({"type": "text", "text": "Body Text"})
+    );
+    assert_eq!(msgs[0]["direction"], "incoming");
+    assert_eq!(msgs[0]["provider_id"], "wamid.xyzxyz");
+
+    // The person has a profile with the WhatsApp id and phone, and the message on the timeline.
+    let customer = s.customer_by(&format!("whatsapp_id:{}", urlencode("972987654321")));
+    assert_eq!(customer.status, 200, "{}", customer.text());
+    let c = customer.json();
+    assert_eq!(c["id"], conv["customer_id"]);
+    let kinds: Vec<&str> = c["identifiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"whatsapp_id") && kinds.contains(&"phone"),
+        "{kinds:?}"
+    );
+    let timeline = s.timeline(&c["id"]);
+    assert!(
+        timeline.to_string().contains("Message Received"),
+        "{timeline}"
+    );
+
+    // That message is from 2023: the 24-hour window is closed, free text is refused.
+    let late = s.admin(
+        "POST",
+        &format!("/api/v1/conversations/{conv_id}/messages"),
+        Some(&json!({"text": "Olá!"})),
+    );
+    assert_eq!(late.status, 422, "{}", late.text());
+    assert_eq!(late.json()["code"], "reply_window_closed");
+
+    // A fresh message opens the window; the reply goes out through the outbox, survives a 500.
+    let now = chrono::Utc::now().timestamp();
+    let fresh = whatsapp_text_at(now, "wamid.fresh1", "Cadê meu pedido?");
+    assert_eq!(meta_post(&s, &id, &fresh), 200);
+    eventually("the fresh message", || {
+        (messages(&s, conv_id).len() == 2).then_some(())
+    });
+    let note = s.admin(
+        "POST",
+        &format!("/api/v1/conversations/{conv_id}/messages"),
+        Some(&json!({"text": "cliente VIP, cuidado", "private": true})),
+    );
+    assert_eq!(note.status, 201, "{}", note.text());
+    let reply = s.admin(
+        "POST",
+        &format!("/api/v1/conversations/{conv_id}/messages"),
+        Some(&json!({"text": "Olá! Seu pedido sai hoje.", "author": "Ana"})),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let reply_id = reply.json()["id"].as_i64().unwrap();
+    assert_eq!(reply.json()["status"], "queued");
+    let sent = eventually("the reply to be sent", || {
+        messages(&s, conv_id)
+            .into_iter()
+            .find(|m| m["id"] == reply_id && m["status"] == "sent")
+    });
+    assert_eq!(sent["provider_id"], "wamid.OUT1");
+    std::thread::sleep(Duration::from_millis(700));
+    let calls = provider.requests();
+    assert_eq!(
+        calls.len(),
+        2,
+        "one failure, one success, nothing after: {calls:?}"
+    );
+    for call in &calls {
+        assert_eq!(call.method, "POST");
+        assert_eq!(call.path, "/1122334455667/messages");
+        assert_eq!(call.header("authorization"), Some("Bearer s3cret-access"));
+        let b: Value = serde_json::from_slice(&call.body).unwrap();
+        assert_eq!(b["messaging_product"], "whatsapp");
+        assert_eq!(b["to"], "972987654321");
+        assert_eq!(b["type"], "text");
+        assert_eq!(b["text"]["body"], "Olá! Seu pedido sai hoje.");
+    }
+    let conv = s
+        .admin("GET", &format!("/api/v1/conversations/{conv_id}"), None)
+        .json();
+    assert_eq!(conv["owner"], json!({"kind": "agent", "id": "Ana"}));
+
+    // Delivery receipts move the status forward, never back.
+    let receipt = |status: &str| {
+        String::from_utf8(fixture("whatsapp/status_delivered.json"))
+            .unwrap()
+            .replace("wamid.xyzxyz", "wamid.OUT1")
+            .replace("\"delivered\"", &format!("\"{status}\""))
+            .into_bytes()
+    };
+    assert_eq!(meta_post(&s, &id, &receipt("read")), 200);
+    assert_eq!(meta_post(&s, &id, &receipt("delivered")), 200);
+    eventually("the read receipt", || {
+        let log = s
+            .admin("GET", "/api/v1/inbound?state=verified", None)
+            .json();
+        log["entries"].as_array().unwrap().is_empty().then_some(())
+    });
+    let m = messages(&s, conv_id)
+        .into_iter()
+        .find(|m| m["id"] == reply_id)
+        .unwrap();
+    assert_eq!(m["status"], "read", "{m}");
+
+    // Replay of a stored delivery stores nothing twice.
+    let stored = s
+        .admin("GET", "/api/v1/inbound?state=stored&limit=500", None)
+        .json();
+    let first = stored["entries"].as_array().unwrap().last().unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let r = s.admin("POST", &format!("/api/v1/inbound/{first}/replay"), None);
+    assert_eq!(r.status, 202, "{}", r.text());
+    eventually("the replay", || {
+        let e = s
+            .admin("GET", &format!("/api/v1/inbound/{first}"), None)
+            .json();
+        (e["state"] == "stored" && e["attempts"].as_i64() == Some(2)).then_some(())
+    });
+    assert_eq!(messages(&s, conv_id).len(), 4);
+
+    // Resolve, then the customer writes again: a new conversation.
+    let r = s.admin(
+        "POST",
+        &format!("/api/v1/conversations/{conv_id}/resolve"),
+        None,
+    );
+    assert_eq!(r.json()["status"], "resolved");
+    let again = whatsapp_text_at(now + 60, "wamid.fresh2", "Obrigado!");
+    assert_eq!(meta_post(&s, &id, &again), 200);
+    let convs = eventually("a second conversation", || {
+        let c = conversations(&s, &format!("customer_id={}", c["id"]));
+        (c.len() == 2).then_some(c)
+    });
+    assert_eq!(convs[0]["status"], "open");
+    assert_eq!(convs[1]["status"], "resolved");
+
+    // The export carries the conversations; the erasure takes them and the raw webhooks along.
+    let export = s
+        .admin(
+            "GET",
+            &format!("/api/v1/customers/{}/export", c["id"]),
+            None,
+        )
+        .json();
+    assert_eq!(export["conversations"].as_array().unwrap().len(), 2);
+    assert!(export.to_string().contains("cliente VIP"));
+    let r = s.admin("DELETE", &format!("/api/v1/customers/{}", c["id"]), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(conversations(&s, "").is_empty());
+    let bytes = s.db_bytes();
+    for needle in [
+        "Cadê meu pedido",
+        "Test Name",
+        "Seu pedido sai hoje",
+        "cliente VIP",
+    ] {
+        assert!(
+            !contains(&bytes, needle.as_bytes()),
+            "{needle:?} is still in the database file"
+        );
+    }
+}
+
+#[test]
+fn telegram_and_viber_verify_and_dedup() {
+    let s = Server::start();
+    let (tg, _) = connect(
+        &s,
+        "telegram",
+        json!({"bot_token": "123:s3cret-bot", "secret_token": "s3cret-hook"}),
+    );
+    let body = fixture("telegram/private_text.json");
+    let post = |secret: &str| {
+        s.request(
+            "POST",
+            &format!("/webhooks/{tg}"),
+            &[
+                ("Content-Type", "application/json"),
+                ("X-Telegram-Bot-Api-Secret-Token", secret),
+            ],
+            &body,
+        )
+        .status
+    };
+    assert_eq!(post("wrong"), 401);
+    assert_eq!(post("s3cret-hook"), 200);
+    assert_eq!(post("s3cret-hook"), 200);
+
+    let (vb, _) = connect(&s, "viber", json!({"auth_token": "s3cret-viber", "sender_name": "Loja"}));
+    let vbody = fixture("viber/text_message.json");
+    let sig = hmac_hex("s3cret-viber", &vbody);
+    assert_eq!(
+        post_signed(&s, &vb, "X-Viber-Content-Signature", &sig, &vbody),
+        200
+    );
+    assert_eq!(
+        post_signed(&s, &vb, "X-Viber-Content-Signature", &sig, &vbody),
+        200
+    );
+    assert_eq!(
+        post_signed(
+            &s,
+            &vb,
+            "X-Viber-Content-Signature",
+            &"0".repeat(64),
+            &vbody
+        ),
+        401
+    );
+
+    let tconv = eventually("the Telegram conversation", || {
+        conversations(&s, &format!("channel_id={tg}"))
+            .first()
+            .cloned()
+    });
+    let vconv = eventually("the Viber conversation", || {
+        conversations(&s, &format!("channel_id={vb}"))
+            .first()
+            .cloned()
+    });
+    eventually("all deliveries processed", || {
+        let log = s
+            .admin("GET", "/api/v1/inbound?state=verified", None)
+            .json();
+        log["entries"].as_array().unwrap().is_empty().then_some(())
+    });
+    let t = messages(&s, tconv["id"].as_i64().unwrap());
+    let v = messages(&s, vconv["id"].as_i64().unwrap());
+    assert_eq!(t.len(), 1, "{t:?}");
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(t[0]["content"]["text"], "text");
+    assert_eq!(v[0]["content"]["text"], "HI!");
+    // The 64-bit message token survives intact (it does not fit a float).
+    assert_eq!(v[0]["provider_id"], "4912661846655238145");
+    assert!(s.customer_by("telegram_id:427770117").json()["identifiers"]
+        .to_string()
+        .contains("telegram_id"));
+}
+
+#[test]
+fn same_person_on_whatsapp_and_the_website_is_one_customer() {
+    let s = Server::start();
+    let (id, _) = connect(&s, "whatsapp", whatsapp_config("http://127.0.0.1:9"));
+    // The website knows the customer by email and phone…
+    let r = s.track(
+        "/v1/identify",
+        &json!({"userId": "u-77", "traits": {"email": "dana@example.com", "phone": "+972 98-765-4321"}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // …and they write on WhatsApp from that phone.
+    assert_eq!(
+        meta_post(&s, &id, &fixture("whatsapp/text_message.json")),
+        200
+    );
+    let conv = eventually("the conversation", || {
+        conversations(&s, "").first().cloned()
+    });
+    let by_email = s.customer_by("email:dana@example.com").json();
+    assert_eq!(by_email["id"], conv["customer_id"], "{by_email}");
+    let timeline = s.timeline(&by_email["id"]).to_string();
+    assert!(
+        timeline.contains("Message Received") && timeline.contains("identify"),
+        "{timeline}"
+    );
+}

@@ -1,0 +1,175 @@
+//! Sends queued messages through the provider plug-ins, with retries and backoff.
+//!
+//! Each entry is claimed (`sending`) in a committed transaction before the provider is called, and
+//! its outcome is committed after. A provider outage only delays messages; a crash in the middle of
+//! a call leaves the entry `sending`, which the next start marks failed as "interrupted": the
+//! provider may or may not have it, and sending it again could reach the customer twice.
+
+use crate::{Messaging, OutgoingPayload};
+use concierge_channels::{provider, HttpRequest, SendContext, SendOutcome};
+use concierge_store::{OutboxItem, OutboxOutcome};
+use concierge_types::conversation::ProviderError;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Entries claimed per round; they are sent concurrently.
+const ROUND: usize = 32;
+/// Attempts before a message is given up as failed.
+pub const MAX_ATTEMPTS: u32 = 10;
+/// Longest a provider call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+/// Largest provider answer we read.
+const MAX_ANSWER: u64 = 1 << 20;
+
+/// Delay before attempt `attempts + 1`: 2 s, 4 s, 8 s… capped at one hour.
+pub fn backoff(attempts: u32) -> Duration {
+    let secs = 2u64.saturating_pow(attempts.min(20));
+    Duration::from_secs(secs.min(3600))
+}
+
+pub async fn run(m: Arc<Messaging>) {
+    match m.store.recover_outbox().await {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::warn!(
+                count = n,
+                "sends interrupted by the last stop were marked failed"
+            )
+        }
+        Err(e) => tracing::error!(error = %e, "recovering the outbox failed"),
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(CALL_TIMEOUT))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    loop {
+        let now = chrono::Utc::now().timestamp_millis();
+        let items = match m.store.claim_outbox(now, ROUND).await {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::error!(error = %e, "claiming outbox entries failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if items.is_empty() {
+            let _ = tokio::time::timeout(Duration::from_millis(500), m.outbox.notified()).await;
+            continue;
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for item in items {
+            let (m, agent) = (m.clone(), agent.clone());
+            tasks.spawn(async move {
+                let id = item.id;
+                let outcome = send_one(&agent, item).await;
+                if let Err(e) = m.store.finish_outbox(id, outcome).await {
+                    tracing::error!(outbox = id, error = %e, "recording a send outcome failed");
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+fn failed(code: &str, title: impl Into<String>) -> OutboxOutcome {
+    OutboxOutcome::Failed {
+        error: ProviderError {
+            code: Some(code.into()),
+            title: Some(title.into()),
+            detail: None,
+        },
+    }
+}
+
+async fn send_one(agent: &ureq::Agent, item: OutboxItem) -> OutboxOutcome {
+    let Some(plugin) = provider(item.channel.kind) else {
+        return failed(
+            "unsupported_channel",
+            format!("sending on {} is not supported", item.channel.kind.as_str()),
+        );
+    };
+    let config = match crate::Channel::from_record(item.channel.clone()) {
+        Ok(c) => c.config,
+        Err(e) => return failed("channel_config", e),
+    };
+    let payload: OutgoingPayload = match serde_json::from_value(item.payload.clone()) {
+        Ok(p) => p,
+        Err(e) => return failed("bad_payload", format!("unreadable outbox entry: {e}")),
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let ctx = SendContext {
+        now,
+        last_incoming_at: item.last_incoming_at,
+    };
+    let request = match plugin.build_send(&config, &item.thread, &payload.to_outgoing(), &ctx) {
+        Ok(r) => r,
+        Err(e) => return failed("refused", e),
+    };
+    let agent = agent.clone();
+    let answer = tokio::task::spawn_blocking(move || call(&agent, &request))
+        .await
+        .unwrap_or((0, Vec::new()));
+    match plugin.read_send_response(answer.0, &answer.1) {
+        SendOutcome::Sent { provider_id } => OutboxOutcome::Sent { provider_id },
+        SendOutcome::Failed { error } => OutboxOutcome::Failed { error },
+        SendOutcome::Retry { reason } if item.attempts >= MAX_ATTEMPTS => failed(
+            "gave_up",
+            format!("gave up after {} attempts: {reason}", item.attempts),
+        ),
+        SendOutcome::Retry { reason } => {
+            let at = now + backoff(item.attempts).as_millis() as i64;
+            tracing::info!(outbox = item.id, attempts = item.attempts, %reason, "send failed, will retry");
+            OutboxOutcome::Retry { error: reason, at }
+        }
+    }
+}
+
+/// Performs the provider call; status 0 means no answer (connection refused, timeout).
+fn call(agent: &ureq::Agent, r: &HttpRequest) -> (u16, Vec<u8>) {
+    let result = match r.method {
+        "GET" => {
+            let mut req = agent.get(&r.url);
+            for (k, v) in &r.headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            req.call()
+        }
+        _ => {
+            let mut req = agent.post(&r.url);
+            for (k, v) in &r.headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            req.send(&r.body[..])
+        }
+    };
+    match result {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let body = resp
+                .into_body()
+                .with_config()
+                .limit(MAX_ANSWER)
+                .read_to_vec()
+                .unwrap_or_default();
+            (status, body)
+        }
+        Err(e) => {
+            // Not the URL: Telegram's carries the bot token, Messenger's the page token.
+            tracing::warn!(error = %e, "provider call failed");
+            (0, Vec::new())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert_eq!(backoff(1), Duration::from_secs(2));
+        assert_eq!(backoff(3), Duration::from_secs(8));
+        assert_eq!(backoff(30), Duration::from_secs(3600));
+    }
+}

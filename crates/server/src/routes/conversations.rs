@@ -1,0 +1,348 @@
+//! Conversations across every channel: list and filter, read messages, reply (through the outbox),
+//! add private notes, assign, resolve, reopen, snooze. Every handler takes [`Admin`] for now.
+
+use super::{read_body, Path, Query};
+use crate::auth::Admin;
+use crate::error::{Failure, Result};
+use crate::SharedState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use concierge_channels::{check_window, SendContext};
+use concierge_messaging::OutgoingPayload;
+use concierge_store::{ConversationChange, ConversationFilter, NewMessage};
+use concierge_types::conversation::{
+    Author, Content, ConversationStatus, ConversationView, MessageView, Owner,
+};
+use concierge_types::view::Timestamp;
+use concierge_types::{ErrorCode, ProfileId};
+use serde::Deserialize;
+use serde_json::json;
+
+/// Longest message or note an agent may write, in bytes.
+pub const MAX_TEXT_BYTES: usize = 32 * 1024;
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/api/v1/conversations", get(list))
+        .route("/api/v1/conversations/{id}", get(one))
+        .route(
+            "/api/v1/conversations/{id}/messages",
+            get(messages).post(add_message),
+        )
+        .route("/api/v1/conversations/{id}/assign", post(assign))
+        .route("/api/v1/conversations/{id}/resolve", post(resolve))
+        .route("/api/v1/conversations/{id}/reopen", post(reopen))
+        .route("/api/v1/conversations/{id}/pending", post(pending))
+        .route("/api/v1/conversations/{id}/snooze", post(snooze))
+}
+
+fn not_found() -> Failure {
+    Failure::new(
+        ErrorCode::ConversationNotFound,
+        "no conversation has this id",
+    )
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    customer_id: Option<i64>,
+    channel_id: Option<String>,
+    status: Option<String>,
+    before: Option<i64>,
+    limit: Option<usize>,
+}
+
+async fn list(
+    _: Admin,
+    State(s): State<SharedState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<serde_json::Value>> {
+    let status = match q.status.as_deref() {
+        None | Some("") | Some("all") => None,
+        Some(raw) => Some(ConversationStatus::parse(raw).ok_or_else(|| {
+            Failure::new(
+                ErrorCode::InvalidRequest,
+                "status is one of open, pending, snoozed, resolved, all",
+            )
+        })?),
+    };
+    let limit = q.limit.unwrap_or(25).clamp(1, 200);
+    let conversations = s
+        .store
+        .conversations(ConversationFilter {
+            customer: q.customer_id.map(ProfileId),
+            channel_id: q.channel_id,
+            status,
+            before: q.before,
+            limit,
+        })
+        .await?;
+    let next = (conversations.len() == limit)
+        .then(|| conversations.last().map(|c| c.id))
+        .flatten();
+    Ok(Json(
+        json!({ "conversations": conversations, "next_before": next }),
+    ))
+}
+
+async fn one(
+    _: Admin,
+    State(s): State<SharedState>,
+    Path(id): Path<i64>,
+) -> Result<Json<ConversationView>> {
+    s.store
+        .conversation(id)
+        .await?
+        .map(Json)
+        .ok_or_else(not_found)
+}
+
+#[derive(Deserialize)]
+struct MessagesQuery {
+    after: Option<i64>,
+    limit: Option<usize>,
+}
+
+async fn messages(
+    _: Admin,
+    State(s): State<SharedState>,
+    Path(id): Path<i64>,
+    Query(q): Query<MessagesQuery>,
+) -> Result<Json<serde_json::Value>> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let messages: Vec<MessageView> = s
+        .store
+        .messages(id, q.after, limit)
+        .await?
+        .ok_or_else(not_found)?;
+    let next = (messages.len() == limit)
+        .then(|| messages.last().map(|m| m.id))
+        .flatten();
+    Ok(Json(json!({ "messages": messages, "next_after": next })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Template {
+    name: String,
+    language: String,
+    #[serde(default)]
+    params: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewMessageBody {
+    text: Option<String>,
+    template: Option<Template>,
+    /// A private note for the team, never sent.
+    #[serde(default)]
+    private: bool,
+    /// Who writes (the agent's name); the key's name when absent.
+    author: Option<String>,
+}
+
+fn invalid(message: impl Into<String>) -> Failure {
+    Failure::new(ErrorCode::InvalidMessage, message)
+}
+
+async fn add_message(
+    Admin(key): Admin,
+    State(s): State<SharedState>,
+    Path(id): Path<i64>,
+    body: axum::body::Body,
+) -> Result<Response> {
+    let bytes = read_body(body, MAX_TEXT_BYTES * 2).await?;
+    let req: NewMessageBody = serde_json::from_slice(&bytes).map_err(|e| {
+        invalid(format!(
+            "expected {{\"text\"}} or {{\"template\": {{\"name\", \"language\", \"params\"}}}}, optionally \"private\": true: {e}"
+        ))
+    })?;
+    let conversation = s.store.conversation(id).await?.ok_or_else(not_found)?;
+    let (content, payload) = match (req.text, req.template) {
+        (Some(text), None) => {
+            if text.trim().is_empty() {
+                return Err(invalid("text is empty"));
+            }
+            if text.len() > MAX_TEXT_BYTES {
+                return Err(invalid(format!(
+                    "text is longer than {MAX_TEXT_BYTES} bytes"
+                )));
+            }
+            (
+                Content::Text { text: text.clone() },
+                OutgoingPayload::Text { text },
+            )
+        }
+        (None, Some(t)) if !req.private => {
+            if t.name.trim().is_empty() || t.language.trim().is_empty() {
+                return Err(invalid("a template needs a name and a language"));
+            }
+            (
+                Content::Other {
+                    kind: "template".into(),
+                    text: Some(format!(
+                        "{} ({}) {}",
+                        t.name,
+                        t.language,
+                        t.params.join(" | ")
+                    )),
+                },
+                OutgoingPayload::Template {
+                    name: t.name,
+                    language: t.language,
+                    params: t.params,
+                },
+            )
+        }
+        _ => {
+            return Err(invalid(
+                "send exactly one of \"text\" or \"template\" (notes take text)",
+            ))
+        }
+    };
+    if !req.private {
+        let ctx = SendContext {
+            now: chrono::Utc::now().timestamp_millis(),
+            last_incoming_at: conversation.last_incoming_at.map(|t| t.0),
+        };
+        check_window(conversation.channel_kind, &ctx, &payload.to_outgoing())
+            .map_err(|e| Failure::new(ErrorCode::ReplyWindowClosed, e))?;
+    }
+    let author_name = req
+        .author
+        .map(|a| a.trim().chars().take(100).collect::<String>())
+        .filter(|a| !a.is_empty())
+        .unwrap_or(key.name);
+    let outgoing = (!req.private)
+        .then(|| serde_json::to_value(&payload))
+        .transpose()
+        .map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))?;
+    let message = s
+        .store
+        .add_message(
+            id,
+            NewMessage {
+                content,
+                private: req.private,
+                author: Author::Agent,
+                author_name: Some(author_name),
+                outgoing,
+            },
+        )
+        .await?
+        .ok_or_else(not_found)?;
+    if !req.private {
+        s.messaging.outbox.notify_one();
+    }
+    Ok((StatusCode::CREATED, Json(message)).into_response())
+}
+
+async fn change(
+    s: &SharedState,
+    id: i64,
+    change: ConversationChange,
+) -> Result<Json<ConversationView>> {
+    s.store
+        .change_conversation(id, change)
+        .await?
+        .map(Json)
+        .ok_or_else(not_found)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignBody {
+    agent: Option<String>,
+    queue: Option<String>,
+    #[serde(default)]
+    bot: bool,
+    #[serde(default)]
+    unassign: bool,
+}
+
+async fn assign(
+    _: Admin,
+    State(s): State<SharedState>,
+    Path(id): Path<i64>,
+    body: axum::body::Body,
+) -> Result<Json<ConversationView>> {
+    let bytes = read_body(body, 4096).await?;
+    let req: AssignBody = serde_json::from_slice(&bytes)
+        .map_err(|e| Failure::new(ErrorCode::InvalidRequest, format!("assign: {e}")))?;
+    let clean = |v: String| {
+        let v = v.trim().chars().take(100).collect::<String>();
+        (!v.is_empty()).then_some(v)
+    };
+    let owner = match (
+        req.agent.and_then(clean),
+        req.queue.and_then(clean),
+        req.bot,
+        req.unassign,
+    ) {
+        (Some(a), None, false, false) => Owner::Agent(a),
+        (None, Some(q), false, false) => Owner::Queue(q),
+        (None, None, true, false) => Owner::Bot,
+        (None, None, false, true) => Owner::Unassigned,
+        _ => {
+            return Err(Failure::new(
+                ErrorCode::InvalidRequest,
+                "send exactly one of {\"agent\": name}, {\"queue\": name}, {\"bot\": true}, {\"unassign\": true}",
+            ))
+        }
+    };
+    change(&s, id, ConversationChange::Assign(owner)).await
+}
+
+async fn resolve(
+    _: Admin,
+    State(s): State<SharedState>,
+    Path(id): Path<i64>,
+) -> Result<Json<ConversationView>> {
+    change(&s, id, ConversationChange::Resolve).await
+}
+
+async fn reopen(
+    _: Admin,
+    State(s): State<SharedState>,
+    Path(id): Path<i64>,
+) -> Result<Json<ConversationView>> {
+    change(&s, id, ConversationChange::Reopen).await
+}
+
+async fn pending(
+    _: Admin,
+    State(s): State<SharedState>,
+    Path(id): Path<i64>,
+) -> Result<Json<ConversationView>> {
+    change(&s, id, ConversationChange::Pending).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SnoozeBody {
+    until: Option<Timestamp>,
+}
+
+async fn snooze(
+    _: Admin,
+    State(s): State<SharedState>,
+    Path(id): Path<i64>,
+    body: axum::body::Body,
+) -> Result<Json<ConversationView>> {
+    let bytes = read_body(body, 4096).await?;
+    let req: SnoozeBody = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        SnoozeBody::default()
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Failure::new(
+                ErrorCode::InvalidRequest,
+                format!("expected {{\"until\": RFC 3339 time}} or nothing: {e}"),
+            )
+        })?
+    };
+    change(&s, id, ConversationChange::Snooze(req.until.map(|t| t.0))).await
+}
