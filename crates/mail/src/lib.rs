@@ -1,5 +1,5 @@
-//! The e-mail channel, without storage: the store and server wire these functions to their inbound
-//! log.
+//! The e-mail channel, without storage: the store and server wire these functions to their outbox
+//! and inbound log.
 //!
 //! Inbound:
 //! - [`parse_message`] turns raw RFC 5322/MIME bytes into a [`MailIn`]: ids and the thread root,
@@ -10,13 +10,21 @@
 //!   [`InboundMessage`](concierge_types::conversation::InboundMessage); auto-replies and bounces
 //!   give `None` and are for the log.
 //!
+//! Outbound:
+//! - [`build_reply`] writes a threaded plain-text reply; [`send_smtp`] hands it to a relay and says
+//!   with [`SendError::retryable`] whether to try again.
+//!
 //! Everything here is blocking and synchronous; the server runs it on blocking threads.
 
 mod classify;
 pub mod html;
 mod parse;
 mod quote;
+mod reply;
+mod smtp;
 
 pub use classify::{Bounce, MailKind};
 pub use parse::{parse_message, to_inbound, Attachment, MailIn, Mailbox};
 pub use quote::strip_quoted;
+pub use reply::{build_reply, reply_subject};
+pub use smtp::{send_smtp, SendError};

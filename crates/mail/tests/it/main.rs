@@ -3,6 +3,8 @@
 mod charsets;
 mod fixtures;
 mod malformed;
+mod reply;
+mod smtp;
 
 /// A mail from the shared fixtures (copied into the repository so tests run on a clean checkout).
 pub fn fixture(name: &str) -> Vec<u8> {
