@@ -1,5 +1,5 @@
-//! The e-mail channel, without storage: the store and server wire these functions to their outbox
-//! and inbound log.
+//! The e-mail channel, without storage: the store and server wire these functions to their outbox,
+//! inbound log and pollers.
 //!
 //! Inbound:
 //! - [`parse_message`] turns raw RFC 5322/MIME bytes into a [`MailIn`]: ids and the thread root,
@@ -9,6 +9,7 @@
 //! - [`to_inbound`] makes a customer's mail the channel-neutral
 //!   [`InboundMessage`](concierge_types::conversation::InboundMessage); auto-replies and bounces
 //!   give `None` and are for the log.
+//! - [`poll_imap`] fetches mail that arrived since a UID, leaving the mailbox untouched.
 //!
 //! Outbound:
 //! - [`build_reply`] writes a threaded plain-text reply; [`send_smtp`] hands it to a relay and says
@@ -18,12 +19,14 @@
 
 mod classify;
 pub mod html;
+mod imap;
 mod parse;
 mod quote;
 mod reply;
 mod smtp;
 
 pub use classify::{Bounce, MailKind};
+pub use imap::poll_imap;
 pub use parse::{parse_message, to_inbound, Attachment, MailIn, Mailbox};
 pub use quote::strip_quoted;
 pub use reply::{build_reply, reply_subject};

@@ -2,6 +2,7 @@
 
 mod charsets;
 mod fixtures;
+mod imap;
 mod malformed;
 mod reply;
 mod smtp;
