@@ -149,9 +149,15 @@ fn read_bounce(msg: &Message<'_>, reason: String) -> Bounce {
             // The returned copy: a whole message (message/rfc822) or only its headers.
             b.original_message_id = match &part.body {
                 PartType::Message(m) => m.message_id().map(str::to_string),
-                _ if (is_message || is_text) && sub == "rfc822-headers" => MessageParser::default()
-                    .parse_headers(part.contents())
-                    .and_then(|h| h.message_id().map(str::to_string)),
+                _ if (is_message || is_text) && sub == "rfc822-headers" => {
+                    // The part's body stops at the boundary, without the line end that ends the
+                    // last header.
+                    let mut headers = part.contents().to_vec();
+                    headers.extend_from_slice(b"\r\n\r\n");
+                    MessageParser::default()
+                        .parse_headers(&headers)
+                        .and_then(|h| h.message_id().map(str::to_string))
+                }
                 _ => None,
             };
         }
@@ -185,35 +191,53 @@ fn push_recipient(list: &mut Vec<String>, raw: &str) {
     }
 }
 
-/// RFC 3464 per-recipient fields. Field values may be folded over several lines.
+/// RFC 3464: a per-message block, then one block per recipient, separated by blank lines. Only
+/// recipients whose `Action` is `failed` (or missing) bounced; `delayed` ones may still arrive.
 fn read_delivery_status(report: &str, b: &mut Bounce) {
-    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut blocks: Vec<Vec<(String, String)>> = vec![Vec::new()];
     for line in report.lines() {
-        if line.starts_with([' ', '\t']) {
-            if let Some((_, v)) = fields.last_mut() {
+        let Some(block) = blocks.last_mut() else {
+            break;
+        };
+        if line.trim().is_empty() {
+            if !block.is_empty() {
+                blocks.push(Vec::new());
+            }
+        } else if line.starts_with([' ', '\t']) {
+            // A folded continuation of the previous field.
+            if let Some((_, v)) = block.last_mut() {
                 v.push(' ');
                 v.push_str(line.trim());
             }
         } else if let Some((k, v)) = line.split_once(':') {
-            fields.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+            block.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
-    let mut action_failed = true;
-    for (k, v) in &fields {
-        match k.as_str() {
-            "final-recipient" | "original-recipient" if action_failed => {
-                push_recipient(&mut b.recipients, v)
-            }
-            "action" => action_failed = v.eq_ignore_ascii_case("failed"),
-            "status" if b.status.is_none() && !v.is_empty() => {
-                b.status = Some(v.split_whitespace().next().unwrap_or(v).to_string())
-            }
-            "diagnostic-code" if b.diagnostic.is_none() && !v.is_empty() => {
-                // `smtp; 550 5.1.1 …`: the type prefix means nothing to a person.
-                let text = v.split_once(';').map_or(v.as_str(), |(_, t)| t).trim();
-                b.diagnostic = Some(text.to_string());
-            }
-            _ => {}
+    for block in &blocks {
+        let field = |name: &str| {
+            block
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .filter(|v| !v.is_empty())
+        };
+        let Some(recipient) = field("final-recipient").or(field("original-recipient")) else {
+            continue;
+        };
+        if field("action").is_some_and(|a| !a.eq_ignore_ascii_case("failed")) {
+            continue;
+        }
+        push_recipient(&mut b.recipients, recipient);
+        if b.status.is_none() {
+            b.status = field("status")
+                .and_then(|v| v.split_whitespace().next())
+                .map(str::to_string);
+        }
+        if b.diagnostic.is_none() {
+            // `smtp; 550 5.1.1 …`: the type prefix means nothing to a person.
+            b.diagnostic = field("diagnostic-code")
+                .map(|v| v.split_once(';').map_or(v, |(_, t)| t).trim().to_string())
+                .filter(|v| !v.is_empty());
         }
     }
 }

@@ -3,6 +3,7 @@
 mod charsets;
 mod fixtures;
 mod imap;
+mod kinds;
 mod malformed;
 mod reply;
 mod smtp;
