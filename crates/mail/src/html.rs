@@ -78,6 +78,10 @@ fn tag_end(s: &str) -> Option<usize> {
     None
 }
 
+/// Quote marks per line at most: deeper nesting says nothing more, and a hostile mail nesting
+/// thousands of blockquotes must not make every line thousands of bytes long.
+const MAX_QUOTE_MARKS: usize = 8;
+
 #[derive(Default)]
 struct TextWriter {
     out: String,
@@ -123,7 +127,7 @@ impl TextWriter {
             return;
         }
         if self.at_line_start || self.out.is_empty() {
-            for _ in 0..self.quote_depth {
+            for _ in 0..self.quote_depth.min(MAX_QUOTE_MARKS) {
                 self.out.push_str("> ");
             }
             self.at_line_start = false;
@@ -133,7 +137,7 @@ impl TextWriter {
 
     fn hard_break(&mut self) {
         if self.at_line_start && self.quote_depth > 0 {
-            for _ in 0..self.quote_depth {
+            for _ in 0..self.quote_depth.min(MAX_QUOTE_MARKS) {
                 self.out.push('>');
             }
         }

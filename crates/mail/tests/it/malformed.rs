@@ -121,3 +121,11 @@ fn hostile_structures_never_panic() {
         survive(&raw);
     }
 }
+
+#[test]
+fn deeply_nested_quotes_do_not_blow_up_the_text() {
+    let html = format!("{}{}", "<blockquote>".repeat(3000), "line<br>".repeat(3000));
+    let raw = format!("From: a@example.com\r\nContent-Type: text/html\r\n\r\n{html}");
+    let m = parse_message(raw.as_bytes(), "BR").unwrap();
+    assert!(m.text.len() < 100_000, "{} bytes of text", m.text.len());
+}
