@@ -378,6 +378,7 @@ fn message(m: &Obj, edited: bool, region: &str, out: &mut Parsed) -> Result<(), 
         content,
         reply_to,
         edited,
+        subject: None,
     }));
     Ok(())
 }
@@ -565,6 +566,7 @@ fn callback_query(q: &Obj, region: &str, out: &mut Parsed) -> Result<(), String>
         },
         reply_to: Some(format!("{chat_id}:{message_id}")),
         edited: false,
+        subject: None,
     }));
     Ok(())
 }
@@ -623,6 +625,7 @@ fn reaction(r: &Obj, region: &str, out: &mut Parsed) -> Result<(), String> {
         },
         reply_to: None,
         edited: false,
+        subject: None,
     }));
     Ok(())
 }

@@ -195,6 +195,7 @@ impl Provider for Tiktok {
             content: message_content,
             reply_to,
             edited: false,
+            subject: None,
         }));
         Ok(out)
     }

@@ -332,6 +332,7 @@ fn message(root: &Obj, region: &str, out: &mut Parsed) -> Result<(), String> {
         content,
         reply_to: None,
         edited: false,
+        subject: None,
     }));
     Ok(())
 }

@@ -10,6 +10,7 @@
 //! sender claims due entries, asks the plug-in for the provider API call, performs it and records
 //! the outcome: sent (with the provider's id), retry with backoff, or failed for good.
 
+pub mod email;
 pub mod outbox;
 pub mod processor;
 
@@ -76,6 +77,8 @@ pub struct Messaging {
     pub inbound: Notify,
     /// Signalled when a message has been queued.
     pub outbox: Notify,
+    /// Signalled to poll the mailboxes now.
+    pub poll: Notify,
 }
 
 impl Messaging {
@@ -86,6 +89,7 @@ impl Messaging {
             channels: RwLock::new(HashMap::new()),
             inbound: Notify::new(),
             outbox: Notify::new(),
+            poll: Notify::new(),
         })
     }
 
@@ -123,5 +127,6 @@ impl Messaging {
     pub fn start(self: &Arc<Self>) {
         tokio::spawn(processor::run(self.clone()));
         tokio::spawn(outbox::run(self.clone()));
+        tokio::spawn(email::poll(self.clone()));
     }
 }

@@ -8,7 +8,7 @@
 use crate::{Messaging, OutgoingPayload};
 use concierge_channels::{provider, HttpRequest, SendContext, SendOutcome};
 use concierge_store::{OutboxItem, OutboxOutcome};
-use concierge_types::conversation::ProviderError;
+use concierge_types::conversation::{ChannelKind, ProviderError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,6 +83,19 @@ fn failed(code: &str, title: impl Into<String>) -> OutboxOutcome {
 }
 
 async fn send_one(agent: &ureq::Agent, item: OutboxItem) -> OutboxOutcome {
+    if item.channel.kind == ChannelKind::Email {
+        let config = match crate::Channel::from_record(item.channel.clone()) {
+            Ok(c) => c.config,
+            Err(e) => return failed("channel_config", e),
+        };
+        let attempts = item.attempts;
+        let result = tokio::task::spawn_blocking(move || crate::email::send(&item, &config)).await;
+        return match result {
+            Ok(crate::email::SendResult::Done(outcome)) => outcome,
+            Ok(crate::email::SendResult::Retry(reason)) => retry(attempts, reason),
+            Err(e) => retry(attempts, e.to_string()),
+        };
+    }
     let Some(plugin) = provider(item.channel.kind) else {
         return failed(
             "unsupported_channel",
@@ -113,16 +126,21 @@ async fn send_one(agent: &ureq::Agent, item: OutboxItem) -> OutboxOutcome {
     match plugin.read_send_response(answer.0, &answer.1) {
         SendOutcome::Sent { provider_id } => OutboxOutcome::Sent { provider_id },
         SendOutcome::Failed { error } => OutboxOutcome::Failed { error },
-        SendOutcome::Retry { reason } if item.attempts >= MAX_ATTEMPTS => failed(
-            "gave_up",
-            format!("gave up after {} attempts: {reason}", item.attempts),
-        ),
-        SendOutcome::Retry { reason } => {
-            let at = now + backoff(item.attempts).as_millis() as i64;
-            tracing::info!(outbox = item.id, attempts = item.attempts, %reason, "send failed, will retry");
-            OutboxOutcome::Retry { error: reason, at }
-        }
+        SendOutcome::Retry { reason } => retry(item.attempts, reason),
     }
+}
+
+/// Another try later, or failed for good after [`MAX_ATTEMPTS`].
+fn retry(attempts: u32, reason: String) -> OutboxOutcome {
+    if attempts >= MAX_ATTEMPTS {
+        return failed(
+            "gave_up",
+            format!("gave up after {attempts} attempts: {reason}"),
+        );
+    }
+    tracing::info!(attempts, %reason, "send failed, will retry");
+    let at = chrono::Utc::now().timestamp_millis() + backoff(attempts).as_millis() as i64;
+    OutboxOutcome::Retry { error: reason, at }
 }
 
 /// Performs the provider call; status 0 means no answer (connection refused, timeout).

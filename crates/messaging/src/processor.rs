@@ -1,12 +1,15 @@
-//! Turns logged webhook deliveries into conversations, one delivery at a time, oldest first.
+//! Turns logged webhook deliveries into conversations, oldest first, a round at a time: each
+//! round is parsed here and stored in one transaction.
 
 use crate::Messaging;
 use concierge_channels::provider;
+use concierge_store::ChannelRecord;
+use concierge_types::conversation::{ChannelKind, Parsed};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Deliveries taken from the log per round.
-const ROUND: usize = 200;
+const ROUND: usize = 500;
 
 pub async fn run(m: Arc<Messaging>) {
     loop {
@@ -25,6 +28,20 @@ pub async fn run(m: Arc<Messaging>) {
     }
 }
 
+/// Parses one delivery with its channel's plug-in (or the mail parser).
+pub fn parse(kind: ChannelKind, body: &[u8], default_region: &str) -> Result<Parsed, String> {
+    if kind == ChannelKind::Email {
+        return crate::email::parse(body, default_region);
+    }
+    match provider(kind) {
+        Some(plugin) => plugin.parse(body, default_region),
+        None => Err(format!(
+            "{} deliveries are not processed here",
+            kind.as_str()
+        )),
+    }
+}
+
 /// Processes everything waiting in the log; returns how many deliveries it handled.
 pub async fn process_pending(m: &Messaging) -> Result<usize, String> {
     let mut after = 0;
@@ -38,46 +55,37 @@ pub async fn process_pending(m: &Messaging) -> Result<usize, String> {
         if pending.is_empty() {
             return Ok(done);
         }
+        let mut round = Vec::with_capacity(pending.len());
         for p in pending {
             after = p.id;
-            let channel = match m.channel(&p.channel_id).await? {
-                Some(c) => c,
-                None => {
-                    // The channel was removed after the delivery was logged.
-                    let _ = m
-                        .store
-                        .apply_inbound(
-                            p.id,
-                            unknown_channel(&p.channel_id),
-                            Err("the channel no longer exists".into()),
-                        )
-                        .await;
-                    continue;
-                }
-            };
-            let parsed = match provider(channel.record.kind) {
-                Some(plugin) => plugin.parse(&p.body, &m.default_region),
-                None => Err(format!(
-                    "{} deliveries are not processed here",
-                    channel.record.kind.as_str()
-                )),
+            let (record, parsed) = match m.channel(&p.channel_id).await? {
+                Some(c) => (
+                    c.record.clone(),
+                    parse(c.record.kind, &p.body, &m.default_region),
+                ),
+                // The channel was removed after the delivery was logged.
+                None => (
+                    unknown_channel(&p.channel_id),
+                    Err("the channel no longer exists".into()),
+                ),
             };
             if let Err(e) = &parsed {
                 tracing::warn!(inbound = p.id, channel = %p.channel_id, error = %e, "delivery could not be parsed");
             }
-            m.store
-                .apply_inbound(p.id, channel.record.clone(), parsed)
-                .await
-                .map_err(|e| e.to_string())?;
-            done += 1;
+            round.push((p.id, record, parsed));
         }
+        done += round.len();
+        m.store
+            .apply_inbound(round)
+            .await
+            .map_err(|e| e.to_string())?;
     }
 }
 
-fn unknown_channel(id: &str) -> concierge_store::ChannelRecord {
-    concierge_store::ChannelRecord {
+fn unknown_channel(id: &str) -> ChannelRecord {
+    ChannelRecord {
         id: id.to_string(),
-        kind: concierge_types::conversation::ChannelKind::Api,
+        kind: ChannelKind::Api,
         name: String::new(),
         config: serde_json::Value::Null,
         created_at: 0,

@@ -200,6 +200,11 @@ pub struct OutboxItem {
     pub thread: String,
     pub payload: serde_json::Value,
     pub last_incoming_at: Option<i64>,
+    /// Where to write for channels addressed by address (email).
+    pub contact_address: Option<String>,
+    pub subject: Option<String>,
+    /// The provider id of the customer's latest message (an email's Message-ID, for threading).
+    pub reply_to: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -271,13 +276,12 @@ pub trait Store: Send + Sync + 'static {
         after: i64,
         limit: usize,
     ) -> Result<Vec<PendingInbound>, StoreError>;
-    /// Stores what a delivery held (`Err` = it could not be parsed) and marks it processed.
+    /// Stores what each delivery held (`Err` = it could not be parsed) and marks them processed,
+    /// all in one transaction.
     async fn apply_inbound(
         &self,
-        id: i64,
-        channel: ChannelRecord,
-        parsed: Result<Parsed, String>,
-    ) -> Result<ApplyReport, StoreError>;
+        deliveries: Vec<(i64, ChannelRecord, Result<Parsed, String>)>,
+    ) -> Result<Vec<ApplyReport>, StoreError>;
     /// The inbound log, newest first.
     async fn inbound_log(
         &self,
@@ -312,6 +316,9 @@ pub trait Store: Send + Sync + 'static {
         conversation: i64,
         change: ConversationChange,
     ) -> Result<Option<ConversationView>, StoreError>;
+    /// A small named value kept across restarts (e.g. a mailbox poller's last UID).
+    async fn cursor(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn set_cursor(&self, key: &str, value: &str) -> Result<(), StoreError>;
     /// Marks sends cut short by a crash as failed (call once when the sender starts).
     async fn recover_outbox(&self) -> Result<usize, StoreError>;
     /// Claims up to `limit` outbox entries due at `now` (they become `sending`).

@@ -286,6 +286,8 @@ pub struct InboundMessage {
     pub reply_to: Option<String>,
     /// An edit of an earlier message (`reply_to` names it).
     pub edited: bool,
+    /// The subject line, for channels that have one (email).
+    pub subject: Option<String>,
 }
 
 /// A delivery receipt: `provider_ids` reached `status`; or, for watermark receipts (Messenger
@@ -423,6 +425,8 @@ pub struct ConversationView {
     pub snoozed_until: Option<Timestamp>,
     pub last_message_preview: Option<String>,
     pub messages: u64,
+    /// The subject line of channels that have one (email).
+    pub subject: Option<String>,
 }
 
 /// Who wrote a message.

@@ -496,6 +496,7 @@ impl Cx {
             content,
             reply_to,
             edited,
+            subject: None,
         })
     }
 

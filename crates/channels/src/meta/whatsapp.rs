@@ -376,6 +376,7 @@ impl<'a> Change<'a> {
             content,
             reply_to,
             edited,
+            subject: None,
         }));
         Ok(())
     }

@@ -469,7 +469,11 @@ fn telegram_and_viber_verify_and_dedup() {
     assert_eq!(post("s3cret-hook"), 200);
     assert_eq!(post("s3cret-hook"), 200);
 
-    let (vb, _) = connect(&s, "viber", json!({"auth_token": "s3cret-viber", "sender_name": "Loja"}));
+    let (vb, _) = connect(
+        &s,
+        "viber",
+        json!({"auth_token": "s3cret-viber", "sender_name": "Loja"}),
+    );
     let vbody = fixture("viber/text_message.json");
     let sig = hmac_hex("s3cret-viber", &vbody);
     assert_eq!(
@@ -545,4 +549,161 @@ fn same_person_on_whatsapp_and_the_website_is_one_customer() {
         timeline.contains("Message Received") && timeline.contains("identify"),
         "{timeline}"
     );
+}
+
+/// Mails a listener received: `(envelope recipients, data)`.
+type Mails = Arc<Mutex<Vec<(Vec<String>, String)>>>;
+
+/// A local SMTP listener: accepts every mail and keeps it.
+fn smtp_listener() -> (String, Mails) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let keep = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut out) = stream else { continue };
+            let mut input = BufReader::new(out.try_clone().unwrap());
+            let _ = out.write_all(b"220 test ESMTP\r\n");
+            let mut rcpt = Vec::new();
+            loop {
+                let mut line = String::new();
+                if input.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let upper = line.to_ascii_uppercase();
+                if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                    let _ = out.write_all(b"250-test\r\n250 8BITMIME\r\n");
+                } else if upper.starts_with("RCPT TO:") {
+                    rcpt.push(line[8..].trim().trim_matches(['<', '>']).to_string());
+                    let _ = out.write_all(b"250 ok\r\n");
+                } else if upper.starts_with("DATA") {
+                    let _ = out.write_all(b"354 go\r\n");
+                    let mut data = String::new();
+                    loop {
+                        let mut l = String::new();
+                        if input.read_line(&mut l).unwrap_or(0) == 0 || l == ".\r\n" {
+                            break;
+                        }
+                        data.push_str(&l);
+                    }
+                    keep.lock().unwrap().push((std::mem::take(&mut rcpt), data));
+                    let _ = out.write_all(b"250 queued\r\n");
+                } else if upper.starts_with("QUIT") {
+                    let _ = out.write_all(b"221 bye\r\n");
+                    break;
+                } else {
+                    let _ = out.write_all(b"250 ok\r\n");
+                }
+            }
+        }
+    });
+    (addr, got)
+}
+
+#[test]
+fn email_in_and_out_and_one_customer_across_channels() {
+    let (smtp, mails) = smtp_listener();
+    let s = Server::start();
+    let (mail_channel, _) = connect(
+        &s,
+        "email",
+        json!({"smtp_url": format!("smtp://{smtp}"), "imap_url": "imap://127.0.0.1:9", "address": "sac@loja.example"}),
+    );
+    let (wa_channel, _) = connect(&s, "whatsapp", whatsapp_config("http://127.0.0.1:9"));
+    // The website knows one person by both the email and the WhatsApp phone.
+    let r = s.track(
+        "/v1/identify",
+        &json!({"userId": "u-5", "traits": {"email": "text@example.com", "phone": "+972987654321"}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let post_mail = |file: &str| {
+        s.request(
+            "POST",
+            &format!("/api/v1/channels/{mail_channel}/email"),
+            &[
+                ("Authorization", &format!("Bearer {}", s.admin_key)),
+                ("Content-Type", "message/rfc822"),
+            ],
+            &fixture(file),
+        )
+    };
+    assert_eq!(post_mail("email/only_text.eml").status, 202);
+    assert_eq!(post_mail("email/only_text.eml").status, 202);
+    // An auto-reply is logged, not turned into a customer message.
+    let auto = post_mail("email/non_utf_encoded_mail.eml");
+    assert_eq!(auto.status, 202, "{}", auto.text());
+    assert!(auto.text().contains("auto-reply"), "{}", auto.text());
+    let garbage = s.request(
+        "POST",
+        &format!("/api/v1/channels/{mail_channel}/email"),
+        &[("Authorization", &format!("Bearer {}", s.admin_key))],
+        b"",
+    );
+    assert_eq!(garbage.status, 400);
+    assert_eq!(
+        meta_post(&s, &wa_channel, &fixture("whatsapp/text_message.json")),
+        200
+    );
+
+    let conv = eventually("the email conversation", || {
+        conversations(&s, &format!("channel_id={mail_channel}"))
+            .first()
+            .cloned()
+    });
+    assert_eq!(conv["subject"], "test text only mail");
+    let conv_id = conv["id"].as_i64().unwrap();
+    eventually("every delivery processed", || {
+        let log = s
+            .admin("GET", "/api/v1/inbound?state=verified", None)
+            .json();
+        log["entries"].as_array().unwrap().is_empty().then_some(())
+    });
+    let msgs = messages(&s, conv_id);
+    assert_eq!(
+        msgs.len(),
+        1,
+        "the same mail twice is one message: {msgs:?}"
+    );
+    assert!(msgs[0]["content"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("text only mail"));
+
+    // One customer, both conversations, one timeline.
+    let customer = s.customer_by("email:text@example.com").json();
+    let all = conversations(&s, &format!("customer_id={}", customer["id"]));
+    assert_eq!(all.len(), 2, "{all:?}");
+    let timeline = s.timeline(&customer["id"]).to_string();
+    assert!(
+        timeline.contains("\"email\"") && timeline.contains("\"whatsapp\""),
+        "{timeline}"
+    );
+
+    // The reply goes out over SMTP, threaded under the customer's mail.
+    let r = s.admin(
+        "POST",
+        &format!("/api/v1/conversations/{conv_id}/messages"),
+        Some(&json!({"text": "Olá! Respondemos por aqui."})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let (rcpt, data) = eventually("the mail to be sent", || {
+        mails.lock().unwrap().first().cloned()
+    });
+    assert_eq!(rcpt, vec!["text@example.com".to_string()]);
+    assert!(
+        data.contains(
+            "In-Reply-To: <6215e5ca3e3b2_10bc6197e4224d1@tejaswinis-MacBook-Pro.local.mail>"
+        ),
+        "{data}"
+    );
+    assert!(data.contains("Subject: Re: test text only mail"), "{data}");
+    assert!(data.contains("From: sac@loja.example"), "{data}");
+    let sent = eventually("the reply marked sent", || {
+        messages(&s, conv_id)
+            .into_iter()
+            .find(|m| m["direction"] == "outgoing" && m["status"] == "sent")
+    });
+    assert!(sent["provider_id"].as_str().unwrap().contains('@'));
 }

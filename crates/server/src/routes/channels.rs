@@ -26,6 +26,8 @@ pub fn routes() -> Router<SharedState> {
     Router::new()
         .route("/api/v1/channels", get(list).post(create))
         .route("/api/v1/channels/{id}", get(one))
+        .route("/api/v1/channels/{id}/email", post(inbound_email))
+        .route("/api/v1/channels/{id}/poll", post(poll_now))
         .route("/webhooks/{id}", get(handshake).post(webhook))
         .route("/api/v1/inbound", get(inbound_log))
         .route("/api/v1/inbound/{id}", get(inbound_entry))
@@ -315,6 +317,83 @@ async fn webhook(
         .await?;
     s.messaging.inbound.notify_one();
     Ok(Json(json!({ "ok": true, "inbound_id": logged })).into_response())
+}
+
+/// Largest raw mail accepted by the inbound-email endpoint.
+pub const MAX_MAIL_BYTES: usize = 25 * 1024 * 1024;
+
+/// An inbound-email endpoint for mail relays (Postfix pipe, SES/SendGrid-style forwarders): the
+/// body is one raw RFC 5322 message. Admin key, since mail carries no provider signature.
+async fn inbound_email(
+    _: Admin,
+    State(s): State<SharedState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response> {
+    let channel = webhook_channel(&s, &id).await?;
+    if channel.record.kind != ChannelKind::Email {
+        return Err(Failure::new(
+            ErrorCode::InvalidRequest,
+            "this channel is not an email channel",
+        ));
+    }
+    let raw = read_body(body, MAX_MAIL_BYTES).await?;
+    if raw.is_empty() {
+        return Err(Failure::new(
+            ErrorCode::UnparsableWebhook,
+            "send one raw RFC 5322 message as the body",
+        ));
+    }
+    let parsed =
+        concierge_messaging::processor::parse(ChannelKind::Email, &raw, &s.config.default_region);
+    let (state, error) = match &parsed {
+        Ok(_) => (InboundState::Verified, None),
+        Err(e) => (InboundState::Failed, Some(e.clone())),
+    };
+    let logged = s
+        .store
+        .log_inbound(NewInbound {
+            channel_id: id,
+            state,
+            error,
+            headers: kept_headers(&headers),
+            body: raw.to_vec(),
+        })
+        .await?;
+    match parsed {
+        Err(e) => Err(Failure::new(
+            ErrorCode::UnparsableWebhook,
+            format!("the mail could not be parsed (inbound log entry {logged}): {e}"),
+        )),
+        Ok(p) => {
+            s.messaging.inbound.notify_one();
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({ "inbound_id": logged, "skipped": p.skipped })),
+            )
+                .into_response())
+        }
+    }
+}
+
+/// Polls the channel's mailbox now instead of at the next interval.
+async fn poll_now(
+    _: Admin,
+    State(s): State<SharedState>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let channel = webhook_channel(&s, &id).await?;
+    if channel.record.kind != ChannelKind::Email {
+        return Err(Failure::new(
+            ErrorCode::InvalidRequest,
+            "only email channels are polled",
+        ));
+    }
+    let logged = concierge_messaging::email::poll_once(&s.messaging)
+        .await
+        .map_err(|e| Failure::new(ErrorCode::Internal, e))?;
+    Ok(Json(json!({ "logged": logged })).into_response())
 }
 
 #[derive(Deserialize)]

@@ -182,6 +182,16 @@ impl Writer {
             return Ok(Some(profile));
         }
         let incoming = m.direction == Direction::Incoming;
+        // Email replies go to the address the customer wrote from.
+        let address = (ch.kind == ChannelKind::Email)
+            .then(|| {
+                m.contact
+                    .identifiers
+                    .iter()
+                    .find(|i| i.kind == concierge_types::IdentifierKind::Email)
+                    .map(|i| i.value.clone())
+            })
+            .flatten();
         // The customer writing again wakes a snoozed or pending conversation.
         self.conn
             .prepare_cached(
@@ -190,7 +200,8 @@ impl Writer {
                    last_incoming_at = CASE WHEN ?4 THEN MAX(COALESCE(last_incoming_at, 0), ?3) ELSE last_incoming_at END,
                    status = CASE WHEN ?4 AND status IN ('snoozed', 'pending') THEN 'open' ELSE status END,
                    snoozed_until = CASE WHEN ?4 THEN NULL ELSE snoozed_until END,
-                   contact_name = COALESCE(?5, contact_name)
+                   contact_name = COALESCE(?5, contact_name),
+                   contact_address = COALESCE(?7, contact_address), subject = COALESCE(subject, ?8)
                  WHERE id = ?6",
             )?
             .execute(params![
@@ -199,7 +210,9 @@ impl Writer {
                 m.ts,
                 incoming,
                 m.contact.name,
-                conversation
+                conversation,
+                address,
+                m.subject
             ])?;
         report.stored += 1;
         Ok(Some(profile))
@@ -478,30 +491,58 @@ impl Writer {
         now: i64,
         limit: usize,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        // (outbox id, message id, attempts, channel id, payload, thread, last incoming)
-        type Due = (i64, i64, u32, String, String, String, Option<i64>);
+        struct Due {
+            id: i64,
+            message_id: i64,
+            attempts: u32,
+            channel_id: String,
+            payload: String,
+            thread: String,
+            last_incoming_at: Option<i64>,
+            contact_address: Option<String>,
+            subject: Option<String>,
+            reply_to: Option<String>,
+        }
         let rows: Vec<Due> = {
             let mut stmt = self.conn.prepare_cached(
-                "SELECT o.id, o.message_id, o.attempts, o.channel_id, o.payload, c.thread, c.last_incoming_at
+                "SELECT o.id, o.message_id, o.attempts, o.channel_id, o.payload, c.thread, c.last_incoming_at,
+                   c.contact_address, c.subject,
+                   (SELECT provider_id FROM messages i WHERE i.conversation_id = c.id AND i.direction = 'incoming'
+                      AND i.provider_id IS NOT NULL ORDER BY i.id DESC LIMIT 1)
                  FROM outbox o JOIN messages m ON m.id = o.message_id JOIN conversations c ON c.id = m.conversation_id
                  WHERE o.state = 'pending' AND o.next_attempt_at <= ?1 ORDER BY o.next_attempt_at, o.id LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![now, limit as i64], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
+                Ok(Due {
+                    id: r.get(0)?,
+                    message_id: r.get(1)?,
+                    attempts: r.get(2)?,
+                    channel_id: r.get(3)?,
+                    payload: r.get(4)?,
+                    thread: r.get(5)?,
+                    last_incoming_at: r.get(6)?,
+                    contact_address: r.get(7)?,
+                    subject: r.get(8)?,
+                    reply_to: r.get(9)?,
+                })
             })?;
             rows.collect::<Result<_, _>>()?
         };
         let mut channels: HashMap<String, Option<ChannelRecord>> = HashMap::new();
         let mut out = Vec::with_capacity(rows.len());
-        for (id, message_id, attempts, channel_id, payload, thread, last_incoming_at) in rows {
+        for due in rows {
+            let Due {
+                id,
+                message_id,
+                attempts,
+                channel_id,
+                payload,
+                thread,
+                last_incoming_at,
+                contact_address,
+                subject,
+                reply_to,
+            } = due;
             self.conn
                 .prepare_cached(
                     "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?1 WHERE id = ?2",
@@ -532,6 +573,9 @@ impl Writer {
                 thread,
                 payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
                 last_incoming_at,
+                contact_address,
+                subject,
+                reply_to,
             });
         }
         Ok(out)
@@ -794,7 +838,7 @@ pub(super) fn inbound_entry(
 }
 
 const CONVERSATION_COLUMNS: &str = "c.id, p.canonical_id, c.channel_id, ch.kind, c.thread, c.contact_name, c.status, c.owner_kind, c.owner_id,
-    c.created_at, c.updated_at, c.last_message_at, c.last_incoming_at, c.snoozed_until, c.last_preview, c.messages";
+    c.created_at, c.updated_at, c.last_message_at, c.last_incoming_at, c.snoozed_until, c.last_preview, c.messages, c.subject";
 const CONVERSATION_FROM: &str = "conversations c JOIN profiles p ON p.id = c.profile_id JOIN channels ch ON ch.id = c.channel_id";
 
 fn conversation_row(r: &Row) -> rusqlite::Result<ConversationView> {
@@ -817,6 +861,7 @@ fn conversation_row(r: &Row) -> rusqlite::Result<ConversationView> {
         snoozed_until: r.get::<_, Option<i64>>(13)?.map(Timestamp),
         last_message_preview: r.get(14)?,
         messages: r.get::<_, i64>(15)? as u64,
+        subject: r.get(16)?,
     })
 }
 

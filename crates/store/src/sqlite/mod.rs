@@ -30,7 +30,7 @@ use concierge_types::view::{
 use concierge_types::{
     ApiKey, Identifier, KeyId, KeyScope, MergeId, NewConsent, NewEvent, ProfileId,
 };
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -330,12 +330,15 @@ impl Store for SqliteStore {
 
     async fn apply_inbound(
         &self,
-        id: i64,
-        channel: ChannelRecord,
-        parsed: Result<Parsed, String>,
-    ) -> Result<ApplyReport, StoreError> {
-        self.write(move |w| w.apply_inbound(id, &channel, parsed))
-            .await
+        deliveries: Vec<(i64, ChannelRecord, Result<Parsed, String>)>,
+    ) -> Result<Vec<ApplyReport>, StoreError> {
+        self.write(move |w| {
+            deliveries
+                .into_iter()
+                .map(|(id, channel, parsed)| w.apply_inbound(id, &channel, parsed))
+                .collect()
+        })
+        .await
     }
 
     async fn inbound_log(
@@ -399,6 +402,29 @@ impl Store for SqliteStore {
     ) -> Result<Option<ConversationView>, StoreError> {
         self.write(move |w| w.change_conversation(conversation, change))
             .await
+    }
+
+    async fn cursor(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let key = format!("cursor:{key}");
+        self.read(move |c| {
+            Ok(
+                c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+        .await
+    }
+
+    async fn set_cursor(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let (key, value) = (format!("cursor:{key}"), value.to_string());
+        self.write(move |w| {
+            w.conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     async fn recover_outbox(&self) -> Result<usize, StoreError> {

@@ -165,6 +165,8 @@ const MIGRATIONS: &[&str] = &[
         thread TEXT NOT NULL,
         profile_id INTEGER NOT NULL,
         contact_name TEXT,
+        contact_address TEXT,
+        subject TEXT,
         status TEXT NOT NULL,
         owner_kind TEXT NOT NULL,
         owner_id TEXT,
