@@ -36,6 +36,7 @@
 mod config;
 mod meta;
 mod send;
+pub mod store_feed;
 mod telegram;
 mod tiktok;
 pub mod untrusted;

@@ -177,3 +177,173 @@ impl Progress {
         eprintln!("{}", self.line(bytes, lines, events));
     }
 }
+
+/// One CSV row of `import store`, by header name.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct StoreRow {
+    #[serde(rename = "type")]
+    kind: String,
+    id: String,
+    store_id: String,
+    occurred_at: String,
+    loyalty_id: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    name: Option<String>,
+    sku: Option<String>,
+    product: Option<String>,
+    quantity: Option<f64>,
+    unit_price: Option<f64>,
+    total: Option<f64>,
+    currency: Option<String>,
+    notes: Option<String>,
+    staff: Option<String>,
+}
+
+fn nonempty(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.trim().is_empty())
+}
+
+/// `concierge import store FILE.csv`: purchases, returns and service visits, one row per item;
+/// consecutive rows with the same type, store and id form one receipt. A receipt with any bad row
+/// is reported by line number and skipped whole.
+pub async fn store(
+    store: Arc<dyn Store>,
+    config: &Config,
+    path: &Path,
+    source: &str,
+) -> Result<()> {
+    use concierge_channels::store_feed::{
+        to_event, StoreCustomer, StoreEvent, StoreEventKind, StoreItem,
+    };
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(BufReader::with_capacity(1 << 20, file));
+    let source = format!("import:{source}");
+    let mut progress = Progress::new(total);
+    let (mut accepted, mut duplicates, mut suppressed, mut bad, mut rows) =
+        (0, 0, 0, 0usize, 0usize);
+    let mut chunk = Vec::with_capacity(CHUNK);
+    // The receipt being assembled: its key, first line, event and what was wrong with it.
+    type Receipt = ((String, String, String), u64, StoreEvent, Option<String>);
+    let mut current: Option<Receipt> = None;
+    let region = config.identity.default_region.clone();
+    let finish = |cur: Option<Receipt>,
+                  chunk: &mut Vec<concierge_types::NewEvent>,
+                  bad: &mut usize,
+                  progress: &mut Progress| {
+        let Some((_, line, event, problem)) = cur else {
+            return;
+        };
+        let result = match problem {
+            Some(p) => Err(p),
+            None => to_event(
+                &event,
+                &source,
+                chrono::Utc::now().timestamp_millis(),
+                &region,
+            ),
+        };
+        match result {
+            Ok(ev) => chunk.push(ev),
+            Err(why) => {
+                *bad += 1;
+                if *bad <= MAX_REPORTED {
+                    progress.clear();
+                    eprintln!("line {line}: receipt {:?} skipped: {why}", event.id);
+                }
+            }
+        }
+    };
+    let headers = reader.headers().context("reading the CSV header")?.clone();
+    let mut raw = csv::StringRecord::new();
+    loop {
+        let line = reader.position().line();
+        let record = match reader.read_record(&mut raw) {
+            Ok(false) => break,
+            Ok(true) => raw.deserialize::<StoreRow>(Some(&headers)),
+            Err(e) if e.is_io_error() => return Err(e).context("reading the file"),
+            Err(e) => Err(e),
+        };
+        rows += 1;
+        let row = match record {
+            Ok(row) => row,
+            Err(e) => {
+                bad += 1;
+                if bad <= MAX_REPORTED {
+                    progress.clear();
+                    eprintln!("line {line}: {e}");
+                }
+                continue;
+            }
+        };
+        let key = (row.kind.clone(), row.store_id.clone(), row.id.clone());
+        if current.as_ref().map(|c| &c.0) != Some(&key) {
+            finish(current.take(), &mut chunk, &mut bad, &mut progress);
+            let kind = StoreEventKind::parse(&row.kind);
+            let problem = kind.is_none().then(|| {
+                format!(
+                    "type {:?} is not purchase, return or service_visit",
+                    row.kind
+                )
+            });
+            current = Some((
+                key,
+                line,
+                StoreEvent {
+                    kind: kind.unwrap_or(StoreEventKind::Purchase),
+                    id: row.id.clone(),
+                    store_id: row.store_id.clone(),
+                    occurred_at: row.occurred_at.clone(),
+                    customer: StoreCustomer {
+                        loyalty_id: nonempty(row.loyalty_id.clone()),
+                        phone: nonempty(row.phone.clone()),
+                        email: nonempty(row.email.clone()),
+                        name: nonempty(row.name.clone()),
+                    },
+                    items: Vec::new(),
+                    total: row.total,
+                    currency: nonempty(row.currency.clone()),
+                    notes: nonempty(row.notes.clone()),
+                    staff: nonempty(row.staff.clone()),
+                },
+                problem,
+            ));
+        }
+        if let (Some(cur), Some(sku)) = (current.as_mut(), nonempty(row.sku)) {
+            cur.2.items.push(StoreItem {
+                sku,
+                name: nonempty(row.product),
+                quantity: row.quantity.unwrap_or(1.0),
+                unit_price: row.unit_price,
+            });
+        }
+        if chunk.len() >= CHUNK {
+            let r = store
+                .ingest(std::mem::take(&mut chunk))
+                .await
+                .context("storing events")?;
+            accepted += r.accepted;
+            duplicates += r.duplicates;
+            suppressed += r.suppressed;
+        }
+        progress.update(reader.position().byte(), rows, accepted);
+    }
+    finish(current.take(), &mut chunk, &mut bad, &mut progress);
+    if !chunk.is_empty() {
+        let r = store.ingest(chunk).await.context("storing events")?;
+        accepted += r.accepted;
+        duplicates += r.duplicates;
+        suppressed += r.suppressed;
+    }
+    progress.finish(reader.position().byte(), rows, accepted);
+    if bad > MAX_REPORTED {
+        eprintln!("… and {} more bad receipts", bad - MAX_REPORTED);
+    }
+    println!("imported {accepted} store events from {rows} rows: {duplicates} duplicates skipped, {suppressed} suppressed, {bad} bad receipts skipped");
+    Ok(())
+}

@@ -106,6 +106,14 @@ enum ImportCommand {
         #[arg(long, default_value = "segment-import")]
         source: String,
     },
+    /// Load store purchases, returns and service visits from CSV, one row per item, with the
+    /// header type,id,store_id,occurred_at,loyalty_id,phone,email,name,sku,product,quantity,
+    /// unit_price,total,currency,notes,staff (any order; unused columns may be left out).
+    Store {
+        file: PathBuf,
+        #[arg(long, default_value = "store-import")]
+        source: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -251,6 +259,15 @@ fn run() -> Result<()> {
             let config = Config::load(&overrides)?;
             let store = Arc::new(open_store(&config)?);
             let result = runtime.block_on(import::segment(store.clone(), &config, &file, &source));
+            store.shutdown();
+            result
+        }
+        Command::Import {
+            command: ImportCommand::Store { file, source },
+        } => {
+            let config = Config::load(&overrides)?;
+            let store = Arc::new(open_store(&config)?);
+            let result = runtime.block_on(import::store(store.clone(), &config, &file, &source));
             store.shutdown();
             result
         }

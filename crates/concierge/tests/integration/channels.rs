@@ -1,7 +1,7 @@
 //! Channels end to end: provider webhooks in (signed, deduplicated, logged raw), conversations,
 //! replies through the outbox to a local stand-in for the provider's API.
 
-use crate::helpers::{contains, urlencode, workspace, Server};
+use crate::helpers::{contains, workspace, Server};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -284,7 +284,7 @@ fn whatsapp_in_and_out() {
     assert_eq!(msgs[0]["provider_id"], "wamid.xyzxyz");
 
     // The person has a profile with the WhatsApp id and phone, and the message on the timeline.
-    let customer = s.customer_by(&format!("whatsapp_id:{}", urlencode("972987654321")));
+    let customer = s.customer_by("whatsapp_id:972987654321");
     assert_eq!(customer.status, 200, "{}", customer.text());
     let c = customer.json();
     assert_eq!(c["id"], conv["customer_id"]);
@@ -706,4 +706,79 @@ fn email_in_and_out_and_one_customer_across_channels() {
             .find(|m| m["direction"] == "outgoing" && m["status"] == "sent")
     });
     assert!(sent["provider_id"].as_str().unwrap().contains('@'));
+}
+
+#[test]
+fn store_purchases_returns_and_visits() {
+    let s = Server::start();
+    let r = s.track(
+        "/v1/identify",
+        &json!({"userId": "u-9", "traits": {"phone": "+55 11 98765-4321"}}),
+    );
+    assert_eq!(r.status, 200);
+    let batch = json!({"events": [
+        {"type": "purchase", "id": "R-1", "store_id": "SP-01", "occurred_at": "2026-11-20T15:00:00-03:00",
+         "customer": {"loyalty_id": "L-9", "phone": "(11) 98765-4321"},
+         "items": [{"sku": "TEN-01", "name": "Tênis", "quantity": 1, "unit_price": 349.9}], "currency": "BRL"},
+        {"type": "purchase", "id": "R-2", "store_id": "SP-01", "occurred_at": "2026-11-20T15:00:00Z",
+         "customer": {}},
+    ]});
+    let r = s.admin("POST", "/api/v1/store-events", Some(&batch));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["accepted"], 1);
+    assert_eq!(v["rejected"][0]["index"], 1, "{v}");
+    let again = s.admin("POST", "/api/v1/store-events", Some(&batch)).json();
+    assert_eq!(again["duplicates"], 1, "{again}");
+    let none = s.admin(
+        "POST",
+        "/api/v1/store-events",
+        Some(&json!({"type": "purchase", "id": "x", "store_id": "s", "occurred_at": "nope", "customer": {"email": "a@b.co"}})),
+    );
+    assert_eq!(none.status, 400, "{}", none.text());
+
+    let csv = s.dir.join("stores.csv");
+    std::fs::write(
+        &csv,
+        "type,id,store_id,occurred_at,loyalty_id,phone,email,name,sku,product,quantity,unit_price,currency,notes\n\
+         return,D-7,SP-01,2026-11-21 10:00:00,L-9,,,,TEN-01,Tênis,1,349.9,BRL,numeração errada\n\
+         service_visit,V-3,RJ-02,2026-11-21 11:30:00,,,maria@example.com,Maria,,,,,,ajuste\n\
+         purchase,R-9,RJ-02,2026-11-21 12:00:00,,,maria@example.com,Maria,CAM-2,Camiseta,2,59.9,BRL,\n\
+         purchase,R-9,RJ-02,2026-11-21 12:00:00,,,maria@example.com,Maria,MOC-1,Mochila,1,189,BRL,\n\
+         purchase,R-10,RJ-02,someday,,,maria@example.com,,CAM-2,Camiseta,1,59.9,BRL,\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(crate::helpers::bin())
+        .args(["import", "store"])
+        .arg(&csv)
+        .arg("--data-dir")
+        .arg(&s.dir)
+        .env("CONCIERGE_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("imported 3 store events"), "{stdout}");
+    assert!(
+        stderr.contains("line 6") && stderr.contains("R-10"),
+        "{stderr}"
+    );
+
+    // The store customer is the web customer (same phone); the loyalty id joins the return.
+    let web = s.customer_by("phone:+5511987654321").json();
+    let by_loyalty = s.customer_by("loyalty_id:L-9").json();
+    assert_eq!(web["id"], by_loyalty["id"]);
+    let timeline = s.timeline(&web["id"]).to_string();
+    assert!(
+        timeline.contains("Order Completed") && timeline.contains("Order Refunded"),
+        "{timeline}"
+    );
+    let maria = s.customer_by("email:maria@example.com").json();
+    let t = s.timeline(&maria["id"]).to_string();
+    assert!(t.contains("Store Visit") && t.contains("Mochila"), "{t}");
+    assert!(
+        t.contains("\"total\":308.8"),
+        "the receipt total is the sum of its rows: {t}"
+    );
 }

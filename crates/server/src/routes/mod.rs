@@ -1,6 +1,7 @@
 mod channels;
 mod conversations;
 mod customers;
+mod stores;
 mod tracking;
 
 pub use channels::validate_channel;
@@ -17,6 +18,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(customers::routes())
         .merge(channels::routes())
         .merge(conversations::routes())
+        .merge(stores::routes())
         .route(
             "/healthz",
             get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
