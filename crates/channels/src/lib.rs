@@ -33,6 +33,7 @@
 //! documented in [`untrusted`]: text over [`untrusted::MAX_TEXT_BYTES`] is cut with a note, and
 //! NUL characters (which no SQL text column stores) become U+FFFD.
 
+pub mod api;
 mod config;
 mod meta;
 mod send;
@@ -156,16 +157,17 @@ pub trait Provider: Send + Sync {
 }
 
 /// The one list of plug-ins.
-pub static PROVIDERS: [&dyn Provider; 6] = [
+pub static PROVIDERS: [&dyn Provider; 7] = [
     &meta::WHATSAPP,
     &meta::MESSENGER,
     &meta::INSTAGRAM,
     &telegram::TELEGRAM,
     &viber::VIBER,
     &tiktok::TIKTOK,
+    &api::API,
 ];
 
-/// The plug-in for `kind`; `None` for kinds served elsewhere (email, webchat, store, api).
+/// The plug-in for `kind`; `None` for kinds served elsewhere (email, webchat, store).
 pub fn provider(kind: ChannelKind) -> Option<&'static dyn Provider> {
     PROVIDERS.iter().copied().find(|p| p.kind() == kind)
 }

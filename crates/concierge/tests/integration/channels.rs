@@ -782,3 +782,51 @@ fn store_purchases_returns_and_visits() {
         "the receipt total is the sum of its rows: {t}"
     );
 }
+
+fn concierge_signature(secret: &str, t: i64, body: &[u8]) -> String {
+    let mut payload = format!("{t}.").into_bytes();
+    payload.extend_from_slice(body);
+    format!("t={t},v1={}", hmac_hex(secret, &payload))
+}
+
+#[test]
+fn generic_api_channel_signed_both_ways() {
+    let integrator = FakeProvider::start(vec![(200, r#"{"id":"ext-1"}"#)]);
+    let s = Server::start();
+    let (id, _) = connect(
+        &s,
+        "api",
+        json!({"secret": "s3cret-api", "api_base": format!("{}/concierge/replies", integrator.url)}),
+    );
+    let body = br#"{"id":"msg-1","contact":{"id":"cli-77","name":"Rui","email":"rui@example.com"},"text":"Quero trocar o tamanho"}"#;
+    let now = chrono::Utc::now().timestamp();
+    let post = |sig: &str| post_signed(&s, &id, "X-Concierge-Signature", sig, body);
+    assert_eq!(post(&concierge_signature("wrong", now, body)), 401);
+    assert_eq!(post(&concierge_signature("s3cret-api", now - 3600, body)), 401, "replayed an hour later");
+    assert_eq!(post(&concierge_signature("s3cret-api", now, body)), 200);
+    assert_eq!(post(&concierge_signature("s3cret-api", now, body)), 200);
+    let conv = eventually("the API conversation", || {
+        conversations(&s, &format!("channel_id={id}")).first().cloned()
+    });
+    assert_eq!(conv["thread"], "cli-77");
+    let conv_id = conv["id"].as_i64().unwrap();
+    let r = s.admin(
+        "POST",
+        &format!("/api/v1/conversations/{conv_id}/messages"),
+        Some(&json!({"text": "Claro! Qual tamanho?"})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let call = eventually("the reply at the integrator", || integrator.requests().first().cloned());
+    assert_eq!(call.path, "/concierge/replies");
+    let sig = call.header("x-concierge-signature").unwrap();
+    let t: i64 = sig.split(',').next().unwrap().trim_start_matches("t=").parse().unwrap();
+    assert_eq!(sig, concierge_signature("s3cret-api", t, &call.body), "a receiver can verify it");
+    let sent: Value = serde_json::from_slice(&call.body).unwrap();
+    assert_eq!(sent, json!({"type": "message", "thread": "cli-77", "text": "Claro! Qual tamanho?"}));
+    eventually("the reply marked sent", || {
+        messages(&s, conv_id)
+            .into_iter()
+            .find(|m| m["provider_id"] == "ext-1" && m["status"] == "sent")
+    });
+    assert_eq!(messages(&s, conv_id).len(), 2);
+}
