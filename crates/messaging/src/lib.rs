@@ -11,8 +11,10 @@
 //! the outcome: sent (with the provider's id), retry with backoff, or failed for good.
 
 pub mod email;
+pub mod hooks;
 pub mod outbox;
 pub mod processor;
+pub mod webchat;
 
 use concierge_channels::{ChannelConfig, Outgoing};
 use concierge_store::{ChannelRecord, Store};
@@ -128,5 +130,6 @@ impl Messaging {
         tokio::spawn(processor::run(self.clone()));
         tokio::spawn(outbox::run(self.clone()));
         tokio::spawn(email::poll(self.clone()));
+        tokio::spawn(hooks::run(self.clone()));
     }
 }

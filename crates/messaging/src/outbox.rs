@@ -83,6 +83,12 @@ fn failed(code: &str, title: impl Into<String>) -> OutboxOutcome {
 }
 
 async fn send_one(agent: &ureq::Agent, item: OutboxItem) -> OutboxOutcome {
+    if item.channel.kind == ChannelKind::Webchat {
+        // The visitor's browser reads it from the chat stream; there is no provider to call.
+        return OutboxOutcome::Sent {
+            provider_id: format!("wc-out:{}", item.message_id),
+        };
+    }
     if item.channel.kind == ChannelKind::Email {
         let config = match crate::Channel::from_record(item.channel.clone()) {
             Ok(c) => c.config,

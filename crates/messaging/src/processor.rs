@@ -33,6 +33,9 @@ pub fn parse(kind: ChannelKind, body: &[u8], default_region: &str) -> Result<Par
     if kind == ChannelKind::Email {
         return crate::email::parse(body, default_region);
     }
+    if kind == ChannelKind::Webchat {
+        return crate::webchat::parse(body);
+    }
     match provider(kind) {
         Some(plugin) => plugin.parse(body, default_region),
         None => Err(format!(

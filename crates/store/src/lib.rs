@@ -163,6 +163,8 @@ pub struct ApplyReport {
 pub struct ConversationFilter {
     pub customer: Option<ProfileId>,
     pub channel_id: Option<String>,
+    /// With `channel_id`: the conversations with one contact.
+    pub thread: Option<String>,
     pub status: Option<ConversationStatus>,
     /// Conversations with an id below this (the page cursor).
     pub before: Option<i64>,
@@ -220,6 +222,45 @@ pub enum OutboxOutcome {
     Failed {
         error: ProviderError,
     },
+}
+
+/// An integrator's webhook subscription.
+#[derive(Debug, Clone, Serialize)]
+pub struct Subscription {
+    pub id: i64,
+    pub url: String,
+    /// Event types delivered (`message.created`, `conversation.status_changed`,
+    /// `conversation.assigned`, `customer.merged`); empty means all.
+    pub events: Vec<String>,
+    #[serde(skip)]
+    pub secret: String,
+    pub created_at: concierge_types::view::Timestamp,
+    /// The last event delivered.
+    pub cursor: i64,
+    pub delivered: u64,
+    /// Failed attempts in a row, and the last failure.
+    pub failures: u32,
+    pub last_error: Option<String>,
+    #[serde(skip)]
+    pub next_attempt_at: i64,
+}
+
+/// Something integrators may subscribe to, recorded in the transaction that made it happen.
+#[derive(Debug, Clone)]
+pub struct IntegrationEvent {
+    pub id: i64,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub created_at: i64,
+}
+
+/// Where a subscription's deliveries got to.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub cursor: i64,
+    pub delivered: u64,
+    /// The failure that stopped this round, and when to try again.
+    pub failure: Option<(String, i64)>,
 }
 
 #[async_trait]
@@ -319,6 +360,22 @@ pub trait Store: Send + Sync + 'static {
     /// A small named value kept across restarts (e.g. a mailbox poller's last UID).
     async fn cursor(&self, key: &str) -> Result<Option<String>, StoreError>;
     async fn set_cursor(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Subscribes `url` to integration events from now on.
+    async fn create_subscription(
+        &self,
+        url: String,
+        events: Vec<String>,
+        secret: String,
+    ) -> Result<Subscription, StoreError>;
+    async fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError>;
+    async fn delete_subscription(&self, id: i64) -> Result<bool, StoreError>;
+    /// Integration events after `after`, oldest first.
+    async fn integration_events(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<IntegrationEvent>, StoreError>;
+    async fn subscription_progress(&self, id: i64, progress: Progress) -> Result<(), StoreError>;
     /// Marks sends cut short by a crash as failed (call once when the sender starts).
     async fn recover_outbox(&self) -> Result<usize, StoreError>;
     /// Claims up to `limit` outbox entries due at `now` (they become `sending`).

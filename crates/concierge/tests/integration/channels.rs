@@ -802,11 +802,17 @@ fn generic_api_channel_signed_both_ways() {
     let now = chrono::Utc::now().timestamp();
     let post = |sig: &str| post_signed(&s, &id, "X-Concierge-Signature", sig, body);
     assert_eq!(post(&concierge_signature("wrong", now, body)), 401);
-    assert_eq!(post(&concierge_signature("s3cret-api", now - 3600, body)), 401, "replayed an hour later");
+    assert_eq!(
+        post(&concierge_signature("s3cret-api", now - 3600, body)),
+        401,
+        "replayed an hour later"
+    );
     assert_eq!(post(&concierge_signature("s3cret-api", now, body)), 200);
     assert_eq!(post(&concierge_signature("s3cret-api", now, body)), 200);
     let conv = eventually("the API conversation", || {
-        conversations(&s, &format!("channel_id={id}")).first().cloned()
+        conversations(&s, &format!("channel_id={id}"))
+            .first()
+            .cloned()
     });
     assert_eq!(conv["thread"], "cli-77");
     let conv_id = conv["id"].as_i64().unwrap();
@@ -816,17 +822,119 @@ fn generic_api_channel_signed_both_ways() {
         Some(&json!({"text": "Claro! Qual tamanho?"})),
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    let call = eventually("the reply at the integrator", || integrator.requests().first().cloned());
+    let call = eventually("the reply at the integrator", || {
+        integrator.requests().first().cloned()
+    });
     assert_eq!(call.path, "/concierge/replies");
     let sig = call.header("x-concierge-signature").unwrap();
-    let t: i64 = sig.split(',').next().unwrap().trim_start_matches("t=").parse().unwrap();
-    assert_eq!(sig, concierge_signature("s3cret-api", t, &call.body), "a receiver can verify it");
+    let t: i64 = sig
+        .split(',')
+        .next()
+        .unwrap()
+        .trim_start_matches("t=")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        sig,
+        concierge_signature("s3cret-api", t, &call.body),
+        "a receiver can verify it"
+    );
     let sent: Value = serde_json::from_slice(&call.body).unwrap();
-    assert_eq!(sent, json!({"type": "message", "thread": "cli-77", "text": "Claro! Qual tamanho?"}));
+    assert_eq!(
+        sent,
+        json!({"type": "message", "thread": "cli-77", "text": "Claro! Qual tamanho?"})
+    );
     eventually("the reply marked sent", || {
         messages(&s, conv_id)
             .into_iter()
             .find(|m| m["provider_id"] == "ext-1" && m["status"] == "sent")
     });
     assert_eq!(messages(&s, conv_id).len(), 2);
+}
+
+#[test]
+fn integration_webhooks_are_signed_ordered_and_retried() {
+    let receiver = FakeProvider::start(vec![(500, "{}"), (200, "{}")]);
+    let s = Server::start();
+    let r = s.admin(
+        "POST",
+        "/api/v1/webhooks",
+        Some(&json!({"url": format!("{}/hooks", receiver.url), "events": ["message.created", "conversation.status_changed", "customer.merged"]})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let secret = r.json()["secret"].as_str().unwrap().to_string();
+    assert!(secret.len() >= 32);
+    assert!(!s
+        .admin("GET", "/api/v1/webhooks", None)
+        .text()
+        .contains(&secret));
+    let bad = s.admin(
+        "POST",
+        "/api/v1/webhooks",
+        Some(&json!({"url": "ftp://x", "events": []})),
+    );
+    assert_eq!(bad.status, 400);
+
+    let (id, _) = connect(&s, "whatsapp", whatsapp_config("http://127.0.0.1:9"));
+    assert_eq!(
+        meta_post(&s, &id, &fixture("whatsapp/text_message.json")),
+        200
+    );
+    let conv = eventually("the conversation", || {
+        conversations(&s, "").first().cloned()
+    });
+    let r = s.admin(
+        "POST",
+        &format!("/api/v1/conversations/{}/resolve", conv["id"]),
+        None,
+    );
+    assert_eq!(r.status, 200);
+    for body in [
+        json!({"type": "page", "anonymousId": "dev-a", "name": "Home"}),
+        json!({"type": "identify", "anonymousId": "dev-b", "userId": "u-merge"}),
+        json!({"type": "identify", "anonymousId": "dev-a", "userId": "u-merge"}),
+    ] {
+        assert_eq!(s.track("/v1/batch", &json!({"batch": [body]})).status, 200);
+    }
+    let calls = eventually("every event delivered", || {
+        let c = receiver.requests();
+        let types: Vec<String> = c
+            .iter()
+            .skip(1)
+            .filter_map(|r| r.header("x-concierge-event").map(String::from))
+            .collect();
+        (types.iter().any(|t| t == "customer.merged")).then_some(c)
+    });
+    // The first delivery failed (500) and came again, the same event.
+    assert_eq!(
+        calls[0].header("x-concierge-delivery"),
+        calls[1].header("x-concierge-delivery")
+    );
+    let mut last = 0;
+    for call in calls.iter().skip(1) {
+        let sig = call.header("x-concierge-signature").unwrap();
+        let t: i64 = sig
+            .split(',')
+            .next()
+            .unwrap()
+            .trim_start_matches("t=")
+            .parse()
+            .unwrap();
+        assert_eq!(sig, concierge_signature(&secret, t, &call.body));
+        let v: Value = serde_json::from_slice(&call.body).unwrap();
+        let id = v["id"].as_i64().unwrap();
+        assert!(id > last, "in order");
+        last = id;
+        assert_eq!(v["type"].as_str(), call.header("x-concierge-event"));
+    }
+    let kinds: Vec<Value> = calls
+        .iter()
+        .skip(1)
+        .map(|c| serde_json::from_slice::<Value>(&c.body).unwrap())
+        .collect();
+    assert_eq!(kinds[0]["type"], "message.created");
+    assert_eq!(kinds[0]["data"]["content"]["text"], "Body Text");
+    assert_eq!(kinds[1]["type"], "conversation.status_changed");
+    assert_eq!(kinds[1]["data"]["status"], "resolved");
+    assert!(kinds.iter().any(|k| k["type"] == "customer.merged"));
 }

@@ -8,3 +8,4 @@ mod identity;
 mod privacy;
 mod robustness;
 mod tracking;
+mod webchat;

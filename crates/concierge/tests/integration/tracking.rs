@@ -479,11 +479,14 @@ fn official_python_client_delivers_every_call_type() {
     );
 }
 
-fn node_modules() -> std::path::PathBuf {
+/// `tests/clients` with its npm packages (the Segment client, playwright-core) installed.
+pub(crate) fn node_modules() -> std::path::PathBuf {
     static SETUP: Mutex<()> = Mutex::new(());
-    let _guard = SETUP.lock().unwrap();
+    let _guard = SETUP.lock().unwrap_or_else(|e| e.into_inner());
     let dir = workspace().join("tests/clients");
-    if !dir.join("node_modules/@segment/analytics-node").exists() {
+    if !dir.join("node_modules/@segment/analytics-node").exists()
+        || !dir.join("node_modules/playwright-core").exists()
+    {
         let ok = Command::new("npm")
             .args(["install", "--no-audit", "--no-fund"])
             .current_dir(&dir)

@@ -75,6 +75,7 @@ async fn list(
         .conversations(ConversationFilter {
             customer: q.customer_id.map(ProfileId),
             channel_id: q.channel_id,
+            thread: None,
             status,
             before: q.before,
             limit,

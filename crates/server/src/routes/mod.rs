@@ -1,8 +1,10 @@
 mod channels;
 mod conversations;
 mod customers;
+mod hooks;
 mod stores;
 mod tracking;
+mod webchat;
 
 pub use channels::validate_channel;
 
@@ -19,6 +21,8 @@ pub fn router(state: SharedState) -> Router {
         .merge(channels::routes())
         .merge(conversations::routes())
         .merge(stores::routes())
+        .merge(hooks::routes())
+        .merge(webchat::routes())
         .route(
             "/healthz",
             get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),

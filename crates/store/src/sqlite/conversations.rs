@@ -8,8 +8,9 @@ use super::now_ms;
 use super::writer::{random_hex, Writer};
 use crate::inbound::{contact_event, message_event, message_key};
 use crate::{
-    ApplyReport, ChannelRecord, ConversationChange, ConversationFilter, NewChannel, NewInbound,
-    NewMessage, OutboxItem, OutboxOutcome, PendingInbound, StoreError,
+    ApplyReport, ChannelRecord, ConversationChange, ConversationFilter, IntegrationEvent,
+    NewChannel, NewInbound, NewMessage, OutboxItem, OutboxOutcome, PendingInbound, Progress,
+    StoreError, Subscription,
 };
 use concierge_types::conversation::{
     Author, ChannelKind, ContactEvent, Content, ConversationStatus, ConversationView,
@@ -181,6 +182,20 @@ impl Writer {
             report.duplicates += 1;
             return Ok(Some(profile));
         }
+        let message_id = self.conn.last_insert_rowid();
+        self.emit(
+            "message.created",
+            Some(profile),
+            serde_json::json!({
+                "message_id": message_id,
+                "conversation_id": conversation,
+                "channel_id": ch.id,
+                "channel": ch.kind,
+                "direction": m.direction,
+                "author": author,
+                "content": m.content,
+            }),
+        )?;
         let incoming = m.direction == Direction::Incoming;
         // Email replies go to the address the customer wrote from.
         let address = (ch.kind == ChannelKind::Email)
@@ -374,15 +389,15 @@ impl Writer {
         conversation: i64,
         m: NewMessage,
     ) -> Result<Option<MessageView>, StoreError> {
-        let channel: Option<String> = self
+        let row: Option<(String, i64)> = self
             .conn
             .query_row(
-                "SELECT channel_id FROM conversations WHERE id = ?1",
+                "SELECT channel_id, profile_id FROM conversations WHERE id = ?1",
                 [conversation],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        let Some(channel) = channel else {
+        let Some((channel, profile)) = row else {
             return Ok(None);
         };
         let now = now_ms();
@@ -424,7 +439,23 @@ impl Writer {
                 )?;
             }
         }
-        message_by_id(&self.conn, id)
+        let view = message_by_id(&self.conn, id)?;
+        if let (Some(v), false) = (&view, m.private) {
+            self.emit(
+                "message.created",
+                Some(profile),
+                serde_json::json!({
+                    "message_id": v.id,
+                    "conversation_id": conversation,
+                    "channel_id": channel,
+                    "direction": v.direction,
+                    "author": v.author,
+                    "author_name": v.author_name,
+                    "content": v.content,
+                }),
+            )?;
+        }
+        Ok(view)
     }
 
     pub(super) fn change_conversation(
@@ -462,7 +493,16 @@ impl Writer {
         if n == 0 {
             return Ok(None);
         }
-        conversation_by_id(&self.conn, conversation)
+        let view = conversation_by_id(&self.conn, conversation)?;
+        if let Some(v) = &view {
+            let kind = match change {
+                ConversationChange::Assign(_) => "conversation.assigned",
+                _ => "conversation.status_changed",
+            };
+            let data = serde_json::to_value(v).map_err(json_err)?;
+            self.emit(kind, Some(v.customer_id.0), data)?;
+        }
+        Ok(view)
     }
 
     /// Marks sends cut short by a crash as failed, so they are neither lost silently nor sent
@@ -886,6 +926,7 @@ pub(super) fn conversations(
         "SELECT {CONVERSATION_COLUMNS} FROM {CONVERSATION_FROM}
          WHERE (?1 IS NULL OR p.canonical_id = (SELECT canonical_id FROM profiles WHERE id = ?1))
            AND (?2 IS NULL OR c.channel_id = ?2) AND (?3 IS NULL OR c.status = ?3) AND (?4 IS NULL OR c.id < ?4)
+           AND (?6 IS NULL OR c.thread = ?6)
          ORDER BY c.id DESC LIMIT ?5"
     ))?;
     let rows = stmt.query_map(
@@ -894,7 +935,8 @@ pub(super) fn conversations(
             f.channel_id,
             f.status.map(|s| s.as_str()),
             f.before,
-            f.limit as i64
+            f.limit as i64,
+            f.thread
         ],
         conversation_row,
     )?;
@@ -964,4 +1006,122 @@ pub(super) fn messages(
         message_row,
     )?;
     Ok(Some(rows.collect::<Result<_, _>>()?))
+}
+
+// ---- integration webhooks ----
+
+fn subscription_row(r: &Row) -> rusqlite::Result<Subscription> {
+    let events: String = r.get(2)?;
+    Ok(Subscription {
+        id: r.get(0)?,
+        url: r.get(1)?,
+        events: serde_json::from_str(&events).unwrap_or_default(),
+        secret: r.get(3)?,
+        created_at: Timestamp(r.get(4)?),
+        cursor: r.get(5)?,
+        delivered: r.get::<_, i64>(6)? as u64,
+        failures: r.get::<_, i64>(7)? as u32,
+        last_error: r.get(8)?,
+        next_attempt_at: r.get(9)?,
+    })
+}
+
+const SUBSCRIPTION_COLUMNS: &str =
+    "id, url, events, secret, created_at, cursor, delivered, failures, last_error, next_attempt_at";
+
+impl Writer {
+    pub(super) fn create_subscription(
+        &mut self,
+        url: String,
+        events: Vec<String>,
+        secret: String,
+    ) -> Result<Subscription, StoreError> {
+        let now = now_ms();
+        // From now on: integrators hear about what happens after they subscribe.
+        let cursor: i64 = self.conn.query_row(
+            "SELECT COALESCE(MAX(id), 0) FROM integration_events",
+            [],
+            |r| r.get(0),
+        )?;
+        let events_json = serde_json::to_string(&events).map_err(json_err)?;
+        self.conn.execute(
+            "INSERT INTO subscriptions (url, events, secret, created_at, cursor) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![url, events_json, secret, now, cursor],
+        )?;
+        let id = self.conn.last_insert_rowid();
+        self.hooks = true;
+        self.conn
+            .query_row(
+                &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?1"),
+                [id],
+                subscription_row,
+            )
+            .map_err(StoreError::from)
+    }
+
+    pub(super) fn delete_subscription(&mut self, id: i64) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE subscriptions SET disabled_at = ?1 WHERE id = ?2 AND disabled_at IS NULL",
+            params![now_ms(), id],
+        )?;
+        let left: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM subscriptions WHERE disabled_at IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        self.hooks = left > 0;
+        if !self.hooks {
+            self.conn.execute("DELETE FROM integration_events", [])?;
+        }
+        Ok(n == 1)
+    }
+
+    pub(super) fn subscription_progress(&mut self, id: i64, p: Progress) -> Result<(), StoreError> {
+        match p.failure {
+            None => self.conn.execute(
+                "UPDATE subscriptions SET cursor = MAX(cursor, ?1), delivered = delivered + ?2, failures = 0,
+                   next_attempt_at = 0 WHERE id = ?3",
+                params![p.cursor, p.delivered as i64, id],
+            )?,
+            Some((error, at)) => self.conn.execute(
+                "UPDATE subscriptions SET cursor = MAX(cursor, ?1), delivered = delivered + ?2, failures = failures + 1,
+                   last_error = ?3, next_attempt_at = ?4 WHERE id = ?5",
+                params![p.cursor, p.delivered as i64, error, at, id],
+            )?,
+        };
+        // Events every subscription has had are not kept.
+        self.conn.execute(
+            "DELETE FROM integration_events WHERE id <= (SELECT MIN(cursor) FROM subscriptions WHERE disabled_at IS NULL)",
+            [],
+        )?;
+        Ok(())
+    }
+}
+
+pub(super) fn subscriptions(conn: &Connection) -> Result<Vec<Subscription>, StoreError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE disabled_at IS NULL ORDER BY id"
+    ))?;
+    let rows = stmt.query_map([], subscription_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(super) fn integration_events(
+    conn: &Connection,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<IntegrationEvent>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, type, payload, created_at FROM integration_events WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after, limit as i64], |r| {
+        let payload: String = r.get(2)?;
+        Ok(IntegrationEvent {
+            id: r.get(0)?,
+            kind: r.get(1)?,
+            payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+            created_at: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

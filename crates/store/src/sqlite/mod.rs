@@ -15,8 +15,8 @@ mod writer;
 
 use crate::{
     ApplyReport, ChannelRecord, ConversationChange, ConversationFilter, Cursor, IngestReport,
-    KeyInfo, NewChannel, NewInbound, NewMessage, OutboxItem, OutboxOutcome, PendingInbound, Store,
-    StoreError, StoreStats,
+    IntegrationEvent, KeyInfo, NewChannel, NewInbound, NewMessage, OutboxItem, OutboxOutcome,
+    PendingInbound, Progress, Store, StoreError, StoreStats, Subscription,
 };
 use async_trait::async_trait;
 use concierge_identity::Rules;
@@ -425,6 +425,38 @@ impl Store for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn create_subscription(
+        &self,
+        url: String,
+        events: Vec<String>,
+        secret: String,
+    ) -> Result<Subscription, StoreError> {
+        self.write(move |w| w.create_subscription(url, events, secret))
+            .await
+    }
+
+    async fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError> {
+        self.read(conversations::subscriptions).await
+    }
+
+    async fn delete_subscription(&self, id: i64) -> Result<bool, StoreError> {
+        self.write(move |w| w.delete_subscription(id)).await
+    }
+
+    async fn integration_events(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<IntegrationEvent>, StoreError> {
+        self.read(move |c| conversations::integration_events(c, after, limit))
+            .await
+    }
+
+    async fn subscription_progress(&self, id: i64, progress: Progress) -> Result<(), StoreError> {
+        self.write(move |w| w.subscription_progress(id, progress))
+            .await
     }
 
     async fn recover_outbox(&self) -> Result<usize, StoreError> {

@@ -225,6 +225,27 @@ const MIGRATIONS: &[&str] = &[
         received_at INTEGER NOT NULL
     );
     CREATE INDEX early_receipts_message ON early_receipts (channel_id, provider_id);
+    CREATE TABLE subscriptions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        disabled_at INTEGER,
+        cursor INTEGER NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        next_attempt_at INTEGER NOT NULL DEFAULT 0,
+        delivered INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE integration_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        type TEXT NOT NULL,
+        profile_id INTEGER,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX integration_events_profile ON integration_events (profile_id);
     ",
 ];
 

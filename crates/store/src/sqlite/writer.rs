@@ -147,6 +147,8 @@ pub(crate) struct Writer {
     /// Every identifier in the store (up to id `known_upto`), to skip look-ups of new ones.
     known: Bloom,
     known_upto: i64,
+    /// Whether any integration webhook is subscribed: without one, no integration events are kept.
+    pub(super) hooks: bool,
 }
 
 impl Writer {
@@ -172,6 +174,7 @@ impl Writer {
             cache: Cache::default(),
             token: random_hex(8)?,
             seq: 0,
+            hooks: false,
         };
         w.reload()?;
         Ok(w)
@@ -231,6 +234,31 @@ impl Writer {
         self.blocks = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
+        let hooks: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM subscriptions WHERE disabled_at IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        self.hooks = hooks > 0;
+        Ok(())
+    }
+
+    /// Records an event for the integration webhooks, in the current transaction, so that what
+    /// integrators hear about is exactly what was committed.
+    pub(super) fn emit(
+        &mut self,
+        kind: &str,
+        profile: Option<i64>,
+        data: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        if !self.hooks {
+            return Ok(());
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO integration_events (type, profile_id, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![kind, profile, data.to_string(), now_ms()])?;
         Ok(())
     }
 
@@ -690,7 +718,18 @@ impl Writer {
                  VALUES ('merge', ?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![survivor, absorbed, members_json, reason, event_id, now])?;
-        Ok(())
+        let merge_id = self.conn.last_insert_rowid();
+        self.emit(
+            "customer.merged",
+            Some(survivor),
+            serde_json::json!({
+                "customer_id": survivor,
+                "merged_customer_id": absorbed,
+                "profiles": members,
+                "merge_id": merge_id,
+                "reason": reason,
+            }),
+        )
     }
 
     // ---- consent ----
@@ -947,6 +986,7 @@ impl Writer {
             del("DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE profile_id IN (LIST))")?;
             del("DELETE FROM conversations WHERE profile_id IN (LIST)")?;
             del("DELETE FROM inbound WHERE profile_id IN (LIST)")?;
+            del("DELETE FROM integration_events WHERE profile_id IN (LIST)")?;
             let both: Vec<i64> = chunk.iter().chain(chunk.iter()).copied().collect();
             let list2 = format!(
                 "{list}) OR absorbed_id IN ({})",
