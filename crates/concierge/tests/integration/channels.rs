@@ -938,3 +938,205 @@ fn integration_webhooks_are_signed_ordered_and_retried() {
     assert_eq!(kinds[1]["data"]["status"], "resolved");
     assert!(kinds.iter().any(|k| k["type"] == "customer.merged"));
 }
+
+/// One provider's setup for [`every_provider_end_to_end`].
+struct Case {
+    kind: &'static str,
+    config: Value,
+    body: Vec<u8>,
+    /// The signature headers for a body.
+    sign: fn(&[u8]) -> Vec<(&'static str, String)>,
+    /// What the stand-in provider answers to a send, and what it must have received.
+    answer: &'static str,
+    path: &'static str,
+    auth: (&'static str, &'static str),
+}
+
+fn meta_sign(body: &[u8]) -> Vec<(&'static str, String)> {
+    vec![(
+        "X-Hub-Signature-256",
+        format!("sha256={}", hmac_hex("s3cret-app", body)),
+    )]
+}
+
+#[test]
+fn every_provider_end_to_end() {
+    let now = chrono::Utc::now();
+    let tiktok_content = json!({
+        "type": "text", "message_id": "tt-m1", "timestamp": now.timestamp_millis(),
+        "conversation_id": "tt-c1", "text": {"body": "oi do TikTok"}, "from": "Ana",
+        "from_user": {"id": "tt-u1"}, "to": "Loja", "to_user": {"id": "biz-1"}
+    });
+    let cases = [
+        Case {
+            kind: "whatsapp",
+            config: json!({"app_secret": "s3cret-app", "verify_token": "v", "access_token": "s3cret-wa", "phone_number_id": "1122334455667"}),
+            body: whatsapp_text_at(now.timestamp(), "wamid.every1", "oi"),
+            sign: meta_sign,
+            answer: r#"{"messages":[{"id":"wamid.sent1"}]}"#,
+            path: "/1122334455667/messages",
+            auth: ("authorization", "Bearer s3cret-wa"),
+        },
+        Case {
+            kind: "messenger",
+            config: json!({"app_secret": "s3cret-app", "verify_token": "v", "page_access_token": "s3cret-page"}),
+            body: String::from_utf8(fixture("messenger/text_message.json"))
+                .unwrap()
+                .replace("1491796363181", &now.timestamp_millis().to_string())
+                .into_bytes(),
+            sign: meta_sign,
+            answer: r#"{"recipient_id":"x","message_id":"m_sent1"}"#,
+            path: "/me/messages",
+            auth: ("authorization", "Bearer s3cret-page"),
+        },
+        Case {
+            kind: "instagram",
+            config: json!({"app_secret": "s3cret-app", "verify_token": "v", "page_access_token": "s3cret-page"}),
+            body: String::from_utf8(fixture("instagram/text_message.json"))
+                .unwrap()
+                .replace("1631082844000", &now.timestamp_millis().to_string())
+                .into_bytes(),
+            sign: meta_sign,
+            answer: r#"{"recipient_id":"x","message_id":"ig_sent1"}"#,
+            path: "/me/messages",
+            auth: ("authorization", "Bearer s3cret-page"),
+        },
+        Case {
+            kind: "telegram",
+            config: json!({"bot_token": "123456:s3cret-bot", "secret_token": "s3cret-hook"}),
+            body: fixture("telegram/private_photo.json"),
+            sign: |_| vec![("X-Telegram-Bot-Api-Secret-Token", "s3cret-hook".into())],
+            answer: r#"{"ok":true,"result":{"message_id":777,"chat":{"id":427770117}}}"#,
+            path: "/bot123456:s3cret-bot/sendMessage",
+            auth: ("content-type", "application/json"),
+        },
+        Case {
+            kind: "viber",
+            config: json!({"auth_token": "s3cret-viber", "sender_name": "Loja"}),
+            body: fixture("viber/picture_message.json"),
+            sign: |b| vec![("X-Viber-Content-Signature", hmac_hex("s3cret-viber", b))],
+            answer: r#"{"status":0,"status_message":"ok","message_token":5741311803571721087}"#,
+            path: "/pa/send_message",
+            auth: ("x-viber-auth-token", "s3cret-viber"),
+        },
+        Case {
+            kind: "tiktok",
+            config: json!({"access_token": "s3cret-tt", "app_secret": "s3cret-app", "business_id": "biz-1"}),
+            body:
+                json!({"client_key": "k", "event": "im_receive_msg", "create_time": now.timestamp(),
+                         "user_openid": "biz-1", "content": tiktok_content.to_string()})
+                .to_string()
+                .into_bytes(),
+            sign: |b| {
+                let t = chrono::Utc::now().timestamp();
+                let mut signed = format!("{t}.").into_bytes();
+                signed.extend_from_slice(b);
+                vec![(
+                    "TikTok-Signature",
+                    format!("t={t},s={}", hmac_hex("s3cret-app", &signed)),
+                )]
+            },
+            answer: r#"{"code":0,"message":"OK","data":{"message":{"message_id":"tt-sent1"}}}"#,
+            path: "/business/message/send/",
+            auth: ("access-token", "s3cret-tt"),
+        },
+    ];
+    let s = Server::start();
+    for case in cases {
+        let provider = FakeProvider::start(vec![(200, case.answer)]);
+        let mut config = case.config.clone();
+        config["api_base"] = json!(provider.url);
+        let (id, _) = connect(&s, case.kind, config);
+        let post = |headers: &[(&str, String)], body: &[u8]| {
+            let mut h: Vec<(&str, &str)> = vec![("Content-Type", "application/json")];
+            h.extend(headers.iter().map(|(k, v)| (*k, v.as_str())));
+            s.request("POST", &format!("/webhooks/{id}"), &h, body)
+                .status
+        };
+        let signed = (case.sign)(&case.body);
+        // Unsigned, or signed for other bytes: refused, nothing stored.
+        assert_eq!(post(&[], &case.body), 401, "{}", case.kind);
+        // Telegram signs nothing: its secret header is all there is to check.
+        let signs_body = case.kind != "telegram";
+        if signs_body {
+            let mut tampered = case.body.clone();
+            tampered.extend_from_slice(b" ");
+            assert_eq!(post(&signed, &tampered), 401, "{} tampered", case.kind);
+        }
+        // Malformed (correctly signed): 4xx, logged, the server fine.
+        let garbage = b"{\"entry\": [".to_vec();
+        assert_eq!(
+            post(&(case.sign)(&garbage), &garbage),
+            400,
+            "{} garbage",
+            case.kind
+        );
+        assert_eq!(s.request("GET", "/healthz", &[], b"").status, 200);
+        // The delivery twice: one message.
+        assert_eq!(post(&signed, &case.body), 200, "{}", case.kind);
+        assert_eq!(
+            post(&(case.sign)(&case.body), &case.body),
+            200,
+            "{} again",
+            case.kind
+        );
+        let conv = eventually(&format!("the {} conversation", case.kind), || {
+            conversations(&s, &format!("channel_id={id}"))
+                .first()
+                .cloned()
+        });
+        eventually("processed", || {
+            let log = s
+                .admin(
+                    "GET",
+                    &format!("/api/v1/inbound?channel_id={id}&state=verified"),
+                    None,
+                )
+                .json();
+            log["entries"].as_array().unwrap().is_empty().then_some(())
+        });
+        let log = s
+            .admin("GET", &format!("/api/v1/inbound?channel_id={id}"), None)
+            .json();
+        let states: Vec<&str> = log["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["state"].as_str().unwrap())
+            .collect();
+        let mut expected = vec!["stored", "stored", "failed", "rejected"];
+        if signs_body {
+            expected.push("rejected");
+        }
+        assert_eq!(states, expected, "{}", case.kind);
+        let conv_id = conv["id"].as_i64().unwrap();
+        assert_eq!(messages(&s, conv_id).len(), 1, "{}", case.kind);
+        // A reply reaches the provider's API, right URL and credentials, once.
+        let r = s.admin(
+            "POST",
+            &format!("/api/v1/conversations/{conv_id}/messages"),
+            Some(&json!({"text": "Obrigado pelo contato!"})),
+        );
+        assert_eq!(r.status, 201, "{}: {}", case.kind, r.text());
+        let reply_id = r.json()["id"].as_i64().unwrap();
+        eventually(&format!("the {} reply sent", case.kind), || {
+            messages(&s, conv_id)
+                .into_iter()
+                .find(|m| m["id"] == reply_id && m["status"] == "sent")
+        });
+        let calls = provider.requests();
+        assert_eq!(calls.len(), 1, "{}: {calls:?}", case.kind);
+        assert_eq!(calls[0].path, case.path, "{}", case.kind);
+        assert_eq!(
+            calls[0].header(case.auth.0),
+            Some(case.auth.1),
+            "{}",
+            case.kind
+        );
+        assert!(
+            String::from_utf8_lossy(&calls[0].body).contains("Obrigado pelo contato!"),
+            "{}",
+            case.kind
+        );
+    }
+}
