@@ -20,7 +20,17 @@ pub fn parse(raw: &[u8], default_region: &str) -> Result<Parsed, String> {
     let mut parsed = Parsed::default();
     match &mail.kind {
         MailKind::Customer => match concierge_mail::to_inbound(&mail) {
-            Some(m) => parsed.items.push(Inbound::Message(m)),
+            Some(mut m) => {
+                // One conversation per sender within a thread: a colleague's reply-all starts
+                // their own, so replies never go to someone who only joined the thread.
+                let sender = mail
+                    .from_identifier
+                    .as_ref()
+                    .map(|i| i.value.clone())
+                    .unwrap_or_default();
+                m.thread = format!("{sender} {}", m.thread);
+                parsed.items.push(Inbound::Message(m))
+            }
             None => parsed
                 .skipped
                 .push("mail without a usable sender address".into()),
@@ -86,8 +96,14 @@ pub fn send(item: &OutboxItem, config: &concierge_channels::ChannelConfig) -> Se
         }
         Err(e) => return SendResult::Done(failed("bad_payload", e.to_string())),
     };
+    // The thread key is "sender root": the root Message-ID heads the References.
+    let root = item
+        .thread
+        .split_once(' ')
+        .map(|(_, r)| r.to_string())
+        .unwrap_or_else(|| item.thread.clone());
     let references: Vec<String> = match &item.reply_to {
-        Some(parent) if parent != &item.thread => vec![item.thread.clone()],
+        Some(parent) if parent != &root => vec![root],
         _ => Vec::new(),
     };
     let subject = item.subject.clone().unwrap_or_default();

@@ -63,8 +63,13 @@ pub async fn run(m: Arc<Messaging>) {
             tasks.spawn(async move {
                 let id = item.id;
                 let outcome = send_one(&agent, item).await;
-                if let Err(e) = m.store.finish_outbox(id, outcome).await {
-                    tracing::error!(outbox = id, error = %e, "recording a send outcome failed");
+                // The provider has answered: the outcome must be recorded, or the message would
+                // look interrupted after the next restart (and be resent by hand).
+                let mut wait = Duration::from_millis(100);
+                while let Err(e) = m.store.finish_outbox(id, outcome.clone()).await {
+                    tracing::warn!(outbox = id, error = %e, "recording a send outcome failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(10));
                 }
             });
         }
@@ -129,6 +134,12 @@ async fn send_one(agent: &ureq::Agent, item: OutboxItem) -> OutboxOutcome {
     let answer = tokio::task::spawn_blocking(move || call(&agent, &request))
         .await
         .unwrap_or((0, Vec::new()));
+    if answer.0 == UNKNOWN_OUTCOME {
+        return failed(
+            "unknown_outcome",
+            "the provider did not answer after the message was sent; it may have arrived, so it is not resent automatically",
+        );
+    }
     match plugin.read_send_response(answer.0, &answer.1) {
         SendOutcome::Sent { provider_id } => OutboxOutcome::Sent { provider_id },
         SendOutcome::Failed { error } => OutboxOutcome::Failed { error },
@@ -149,7 +160,21 @@ fn retry(attempts: u32, reason: String) -> OutboxOutcome {
     OutboxOutcome::Retry { error: reason, at }
 }
 
-/// Performs the provider call; status 0 means no answer (connection refused, timeout).
+/// Stands for "sent, but no answer came back": the outcome is unknown.
+const UNKNOWN_OUTCOME: u16 = 1;
+
+/// Whether the request certainly never reached the provider (so a retry is safe).
+fn never_reached(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => true,
+        ureq::Error::Timeout(t) => matches!(t, ureq::Timeout::Resolve | ureq::Timeout::Connect),
+        ureq::Error::Io(io) => io.kind() == std::io::ErrorKind::ConnectionRefused,
+        _ => false,
+    }
+}
+
+/// Performs the provider call; status 0 means it never reached the provider (connection refused,
+/// unknown host, connect timeout).
 fn call(agent: &ureq::Agent, r: &HttpRequest) -> (u16, Vec<u8>) {
     let result = match r.method {
         "GET" => {
@@ -178,10 +203,15 @@ fn call(agent: &ureq::Agent, r: &HttpRequest) -> (u16, Vec<u8>) {
                 .unwrap_or_default();
             (status, body)
         }
-        Err(e) => {
-            // Not the URL: Telegram's carries the bot token, Messenger's the page token.
-            tracing::warn!(error = %e, "provider call failed");
+        // Not the URL in logs: Telegram's carries the bot token, Messenger's the page token.
+        Err(e) if never_reached(&e) => {
+            tracing::warn!(error = %e, "provider unreachable");
             (0, Vec::new())
+        }
+        Err(e) => {
+            // The request may have arrived: retrying could reach the customer twice.
+            tracing::warn!(error = %e, "provider call failed after sending");
+            (UNKNOWN_OUTCOME, Vec::new())
         }
     }
 }

@@ -12,7 +12,15 @@ use std::time::Duration;
 const ROUND: usize = 500;
 
 pub async fn run(m: Arc<Messaging>) {
+    let mut last_wake = std::time::Instant::now() - Duration::from_secs(60);
     loop {
+        if last_wake.elapsed() >= Duration::from_secs(30) {
+            last_wake = std::time::Instant::now();
+            let now = chrono::Utc::now().timestamp_millis();
+            if let Err(e) = m.store.wake_snoozed(now).await {
+                tracing::warn!(error = %e, "waking snoozed conversations failed");
+            }
+        }
         let worked = match process_pending(&m).await {
             Ok(n) => n > 0,
             Err(e) => {

@@ -178,6 +178,8 @@ pub struct NewMessage {
     pub private: bool,
     pub author: Author,
     pub author_name: Option<String>,
+    /// Whether this author takes the conversation over (from the bot, a queue or nobody).
+    pub take_over: bool,
     /// What the outbox sends (the provider plug-in's outgoing form, as JSON); `None` for notes.
     pub outgoing: Option<serde_json::Value>,
 }
@@ -376,6 +378,8 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<IntegrationEvent>, StoreError>;
     async fn subscription_progress(&self, id: i64, progress: Progress) -> Result<(), StoreError>;
+    /// Reopens snoozed conversations whose time has come; returns how many.
+    async fn wake_snoozed(&self, now: i64) -> Result<usize, StoreError>;
     /// Marks sends cut short by a crash as failed (call once when the sender starts).
     async fn recover_outbox(&self) -> Result<usize, StoreError>;
     /// Claims up to `limit` outbox entries due at `now` (they become `sending`).

@@ -791,7 +791,8 @@ fn concierge_signature(secret: &str, t: i64, body: &[u8]) -> String {
 
 #[test]
 fn generic_api_channel_signed_both_ways() {
-    let integrator = FakeProvider::start(vec![(200, r#"{"id":"ext-1"}"#)]);
+    // A 500 first, then the same id for every reply (an integrator that reuses ids).
+    let integrator = FakeProvider::start(vec![(500, "{}"), (200, r#"{"id":"ext-1"}"#)]);
     let s = Server::start();
     let (id, _) = connect(
         &s,
@@ -816,15 +817,44 @@ fn generic_api_channel_signed_both_ways() {
     });
     assert_eq!(conv["thread"], "cli-77");
     let conv_id = conv["id"].as_i64().unwrap();
-    let r = s.admin(
-        "POST",
-        &format!("/api/v1/conversations/{conv_id}/messages"),
-        Some(&json!({"text": "Claro! Qual tamanho?"})),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let call = eventually("the reply at the integrator", || {
-        integrator.requests().first().cloned()
+    for text in ["Claro! Qual tamanho?", "Temos 40 e 41."] {
+        let r = s.admin(
+            "POST",
+            &format!("/api/v1/conversations/{conv_id}/messages"),
+            Some(&json!({"text": text})),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    // In order, though the first failed once; each reply sent, the reused id costing nothing.
+    let calls = eventually("both replies at the integrator", || {
+        let c = integrator.requests();
+        (c.len() == 3).then_some(c)
     });
+    let texts: Vec<String> = calls
+        .iter()
+        .map(|c| {
+            serde_json::from_slice::<Value>(&c.body).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "Claro! Qual tamanho?",
+            "Claro! Qual tamanho?",
+            "Temos 40 e 41."
+        ]
+    );
+    eventually("both replies marked sent", || {
+        let sent = messages(&s, conv_id)
+            .into_iter()
+            .filter(|m| m["direction"] == "outgoing" && m["status"] == "sent")
+            .count();
+        (sent == 2).then_some(())
+    });
+    let call = calls[1].clone();
     assert_eq!(call.path, "/concierge/replies");
     let sig = call.header("x-concierge-signature").unwrap();
     let t: i64 = sig
@@ -844,12 +874,10 @@ fn generic_api_channel_signed_both_ways() {
         sent,
         json!({"type": "message", "thread": "cli-77", "text": "Claro! Qual tamanho?"})
     );
-    eventually("the reply marked sent", || {
-        messages(&s, conv_id)
-            .into_iter()
-            .find(|m| m["provider_id"] == "ext-1" && m["status"] == "sent")
-    });
-    assert_eq!(messages(&s, conv_id).len(), 2);
+    let msgs = messages(&s, conv_id);
+    assert_eq!(msgs.len(), 3);
+    assert_eq!(msgs[1]["provider_id"], "ext-1");
+    assert!(msgs[2]["provider_id"].is_null(), "{msgs:?}");
 }
 
 #[test]

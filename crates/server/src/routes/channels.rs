@@ -285,9 +285,10 @@ async fn webhook(
     };
     if let Err(rejection) = verified {
         tracing::warn!(channel = %id, %rejection, "webhook rejected");
-        s.store
-            .log_inbound(entry(InboundState::Rejected, Some(rejection.to_string())))
-            .await?;
+        // Anyone can post to a webhook URL: keep enough to diagnose, not whole bodies.
+        let mut logged = entry(InboundState::Rejected, Some(rejection.to_string()));
+        logged.body.truncate(REJECTED_EXCERPT);
+        s.store.log_inbound(logged).await?;
         let code = match rejection.status() {
             401 => ErrorCode::InvalidSignature,
             403 => ErrorCode::VerificationFailed,
@@ -318,6 +319,9 @@ async fn webhook(
     s.messaging.inbound.notify_one();
     Ok(Json(json!({ "ok": true, "inbound_id": logged })).into_response())
 }
+
+/// Bytes of a rejected delivery's body kept in the log.
+const REJECTED_EXCERPT: usize = 2048;
 
 /// Largest raw mail accepted by the inbound-email endpoint.
 pub const MAX_MAIL_BYTES: usize = 25 * 1024 * 1024;

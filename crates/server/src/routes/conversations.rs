@@ -213,11 +213,14 @@ async fn add_message(
         check_window(conversation.channel_kind, &ctx, &payload.to_outgoing())
             .map_err(|e| Failure::new(ErrorCode::ReplyWindowClosed, e))?;
     }
-    let author_name = req
+    let named = req
         .author
         .map(|a| a.trim().chars().take(100).collect::<String>())
-        .filter(|a| !a.is_empty())
-        .unwrap_or(key.name);
+        .filter(|a| !a.is_empty());
+    // Only a named agent takes the conversation over; a shared key's name would assign everything
+    // to "the helpdesk".
+    let take_over = named.is_some();
+    let author_name = named.unwrap_or(key.name);
     let outgoing = (!req.private)
         .then(|| serde_json::to_value(&payload))
         .transpose()
@@ -231,6 +234,7 @@ async fn add_message(
                 private: req.private,
                 author: Author::Agent,
                 author_name: Some(author_name),
+                take_over,
                 outgoing,
             },
         )
@@ -345,5 +349,14 @@ async fn snooze(
             )
         })?
     };
+    if req
+        .until
+        .is_some_and(|t| t.0 <= chrono::Utc::now().timestamp_millis())
+    {
+        return Err(Failure::new(
+            ErrorCode::InvalidRequest,
+            "until is in the past",
+        ));
+    }
     change(&s, id, ConversationChange::Snooze(req.until.map(|t| t.0))).await
 }

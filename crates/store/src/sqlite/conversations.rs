@@ -95,6 +95,7 @@ impl Writer {
         };
         let mut report = ApplyReport::default();
         let mut profile = None;
+        let mut touched = Vec::new();
         for item in parsed.items {
             let p = match item {
                 Inbound::Message(m) => self.apply_message(id, ch, m, received_at, &mut report)?,
@@ -102,6 +103,17 @@ impl Writer {
                 Inbound::Event(e) => self.apply_contact_event(ch, &e, received_at, &mut report)?,
             };
             profile = profile.or(p);
+            touched.extend(p);
+        }
+        // Every person a delivery concerns, so erasing any of them takes the raw body along.
+        touched.sort_unstable();
+        touched.dedup();
+        for p in touched {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO inbound_profiles (inbound_id, profile_id) VALUES (?1, ?2)",
+                )?
+                .execute([id, p])?;
         }
         let skipped = if parsed.skipped.is_empty() {
             None
@@ -142,7 +154,8 @@ impl Writer {
                 let n = self
                     .conn
                     .prepare_cached(
-                        "UPDATE messages SET content = ?1, edited = 1, updated_at = ?2 WHERE channel_id = ?3 AND provider_id = ?4",
+                        "UPDATE messages SET content = ?1, edited = 1, updated_at = ?2
+                         WHERE channel_id = ?3 AND provider_id = ?4 AND (edited = 0 OR updated_at <= ?2)",
                     )?
                     .execute(params![content, m.ts, ch.id, original])?;
                 if n > 0 {
@@ -431,10 +444,12 @@ impl Writer {
                 params![now, conversation],
             )?;
         }
-        if m.author == Author::Agent && !m.private {
+        if m.author == Author::Agent && !m.private && m.take_over {
             if let Some(agent) = &m.author_name {
+                // Takes over from the bot, a queue or nobody; never from another agent.
                 self.conn.execute(
-                    "UPDATE conversations SET owner_kind = 'agent', owner_id = ?1 WHERE id = ?2",
+                    "UPDATE conversations SET owner_kind = 'agent', owner_id = ?1
+                     WHERE id = ?2 AND owner_kind <> 'agent'",
                     params![agent, conversation],
                 )?;
             }
@@ -505,6 +520,20 @@ impl Writer {
         Ok(view)
     }
 
+    pub(super) fn wake_snoozed(&mut self, now: i64) -> Result<usize, StoreError> {
+        let woken: Vec<i64> = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT id FROM conversations WHERE status = 'snoozed' AND snoozed_until IS NOT NULL AND snoozed_until <= ?1",
+            )?;
+            let rows = stmt.query_map([now], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for id in &woken {
+            self.change_conversation(*id, ConversationChange::Reopen)?;
+        }
+        Ok(woken.len())
+    }
+
     /// Marks sends cut short by a crash as failed, so they are neither lost silently nor sent
     /// twice: the provider may or may not have accepted them, and only an agent can tell.
     pub(super) fn recover_outbox(&mut self) -> Result<usize, StoreError> {
@@ -550,7 +579,12 @@ impl Writer {
                    (SELECT provider_id FROM messages i WHERE i.conversation_id = c.id AND i.direction = 'incoming'
                       AND i.provider_id IS NOT NULL ORDER BY i.id DESC LIMIT 1)
                  FROM outbox o JOIN messages m ON m.id = o.message_id JOIN conversations c ON c.id = m.conversation_id
-                 WHERE o.state = 'pending' AND o.next_attempt_at <= ?1 ORDER BY o.next_attempt_at, o.id LIMIT ?2",
+                 WHERE o.state = 'pending' AND o.next_attempt_at <= ?1
+                   AND NOT EXISTS (
+                     SELECT 1 FROM outbox p JOIN messages pm ON pm.id = p.message_id
+                     WHERE pm.conversation_id = m.conversation_id AND p.id <> o.id
+                       AND (p.state = 'sending' OR (p.state = 'pending' AND p.id < o.id)))
+                 ORDER BY o.next_attempt_at, o.id LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![now, limit as i64], |r| {
                 Ok(Due {
@@ -644,10 +678,54 @@ impl Writer {
                     "UPDATE outbox SET state = 'sent', last_error = NULL, updated_at = ?1 WHERE id = ?2",
                     params![now, id],
                 )?;
+                // Receipts nobody claimed within a day are for messages sent elsewhere.
                 self.conn.execute(
-                    "UPDATE messages SET provider_id = ?1, status = 'sent', updated_at = ?2 WHERE id = ?3 AND status = 'queued'",
-                    params![provider_id, now, message_id],
+                    "DELETE FROM early_receipts WHERE received_at < ?1",
+                    [now - 86_400_000],
                 )?;
+                // The provider may have echoed our message before this outcome was recorded
+                // (Messenger, Instagram): that copy is ours, and goes. Any other holder of the id
+                // (an integrator reusing ids) keeps it; our message is sent without it.
+                let holder: Option<(i64, String, i64)> = self
+                    .conn
+                    .query_row(
+                        "SELECT id, author, conversation_id FROM messages WHERE channel_id = ?1 AND provider_id = ?2",
+                        params![channel_id, provider_id],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()?;
+                let ours: Option<i64> = self
+                    .conn
+                    .query_row(
+                        "SELECT conversation_id FROM messages WHERE id = ?1",
+                        [message_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let mut keep_id = true;
+                if let Some((holder, author, conversation)) = holder {
+                    if holder != message_id {
+                        if author == Author::Brand.as_str() && Some(conversation) == ours {
+                            self.conn
+                                .execute("DELETE FROM messages WHERE id = ?1", [holder])?;
+                            self.conn.execute(
+                                "UPDATE conversations SET messages = messages - 1 WHERE id = ?1",
+                                [conversation],
+                            )?;
+                        } else {
+                            tracing::warn!(%provider_id, "the provider reused a message id; the reply is kept without it");
+                            keep_id = false;
+                        }
+                    }
+                }
+                self.conn.execute(
+                    "UPDATE messages SET provider_id = CASE WHEN ?4 THEN ?1 ELSE provider_id END, status = 'sent', updated_at = ?2
+                     WHERE id = ?3 AND status IN ('queued', 'failed')",
+                    params![provider_id, now, message_id, keep_id],
+                )?;
+                if !keep_id {
+                    return Ok(());
+                }
                 self.sent_event(message_id, &channel_id, &provider_id)?;
                 // Receipts that arrived before we knew the provider's id.
                 let early: Vec<(String, Option<String>)> = {
@@ -801,18 +879,27 @@ pub(super) fn pending_inbound(
     after: i64,
     limit: usize,
 ) -> Result<Vec<PendingInbound>, StoreError> {
+    // Bodies are read up to a byte budget: a backlog of big mails must not fill the memory.
+    const BUDGET: i64 = 32 << 20;
     let mut stmt = conn.prepare_cached(
-        "SELECT id, channel_id, received_at, body FROM inbound WHERE state = 'verified' AND id > ?1 ORDER BY id LIMIT ?2",
+        "SELECT id, channel_id, received_at, length(body), body FROM inbound WHERE state = 'verified' AND id > ?1 ORDER BY id LIMIT ?2",
     )?;
-    let rows = stmt.query_map(params![after, limit as i64], |r| {
-        Ok(PendingInbound {
+    let mut rows = stmt.query(params![after, limit as i64])?;
+    let (mut out, mut bytes) = (Vec::new(), 0i64);
+    while let Some(r) = rows.next()? {
+        let len: i64 = r.get(3)?;
+        if !out.is_empty() && bytes + len > BUDGET {
+            break;
+        }
+        bytes += len;
+        out.push(PendingInbound {
             id: r.get(0)?,
             channel_id: r.get(1)?,
             received_at: r.get(2)?,
-            body: r.get(3)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+            body: r.get(4)?,
+        });
+    }
+    Ok(out)
 }
 
 const INBOUND_COLUMNS: &str = "id, channel_id, received_at, state, error, items, skipped, processed_at, attempts, headers, length(body)";

@@ -333,10 +333,24 @@ impl Store for SqliteStore {
         deliveries: Vec<(i64, ChannelRecord, Result<Parsed, String>)>,
     ) -> Result<Vec<ApplyReport>, StoreError> {
         self.write(move |w| {
-            deliveries
-                .into_iter()
-                .map(|(id, channel, parsed)| w.apply_inbound(id, &channel, parsed))
-                .collect()
+            let mut reports = Vec::with_capacity(deliveries.len());
+            for (id, channel, parsed) in deliveries {
+                // A delivery that cannot be stored is marked failed (for a replay) alone.
+                let (r, healthy) =
+                    w.isolated("delivery", |w| w.apply_inbound(id, &channel, parsed));
+                match (r, healthy) {
+                    (Ok(report), _) => reports.push(report),
+                    (Err(e), true) => {
+                        w.conn.execute(
+                            "UPDATE inbound SET state = 'failed', error = ?1, attempts = attempts + 1, processed_at = ?2 WHERE id = ?3",
+                            rusqlite::params![format!("could not be stored: {e}"), now_ms(), id],
+                        )?;
+                        reports.push(ApplyReport::default());
+                    }
+                    (Err(e), false) => return Err(e),
+                }
+            }
+            Ok(reports)
         })
         .await
     }
@@ -457,6 +471,10 @@ impl Store for SqliteStore {
     async fn subscription_progress(&self, id: i64, progress: Progress) -> Result<(), StoreError> {
         self.write(move |w| w.subscription_progress(id, progress))
             .await
+    }
+
+    async fn wake_snoozed(&self, now: i64) -> Result<usize, StoreError> {
+        self.write(move |w| w.wake_snoozed(now)).await
     }
 
     async fn recover_outbox(&self) -> Result<usize, StoreError> {

@@ -159,6 +159,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX inbound_state ON inbound (state, id);
     CREATE INDEX inbound_channel ON inbound (channel_id, id);
     CREATE INDEX inbound_profile ON inbound (profile_id);
+    CREATE TABLE inbound_profiles (inbound_id INTEGER NOT NULL, profile_id INTEGER NOT NULL);
+    CREATE INDEX inbound_profiles_profile ON inbound_profiles (profile_id);
     CREATE TABLE conversations (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         channel_id TEXT NOT NULL,

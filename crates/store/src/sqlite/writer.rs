@@ -67,13 +67,16 @@ pub(crate) fn write_job<T: Send + 'static>(
     f: impl FnOnce(&mut Writer) -> Result<T, StoreError> + Send + 'static,
 ) -> Job {
     Job::Write(Box::new(move |w, aborted| {
-        let r = if aborted {
-            Err(StoreError::Backend("aborted".into()))
-        } else {
-            f(w)
-        };
-        let failed = match &r {
-            Err(StoreError::Backend(m)) => Some(m.clone()),
+        if aborted {
+            return (
+                answer(reply, Err(StoreError::Backend("aborted".into()))),
+                None,
+            );
+        }
+        // A failing job is undone alone; only a broken transaction fails the whole group.
+        let (r, healthy) = w.isolated("job", f);
+        let failed = match (&r, healthy) {
+            (Err(e), false) => Some(e.to_string()),
             _ => None,
         };
         (answer(reply, r), failed)
@@ -241,6 +244,34 @@ impl Writer {
         )?;
         self.hooks = hooks > 0;
         Ok(())
+    }
+
+    /// Runs `f` inside a savepoint. When it fails, only its writes are undone, and the caches
+    /// (which may hold what it did) are dropped, so one bad job or delivery cannot fail the jobs
+    /// committed with it. The flag says whether the transaction is still usable.
+    pub(super) fn isolated<T>(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&mut Self) -> Result<T, StoreError>,
+    ) -> (Result<T, StoreError>, bool) {
+        if let Err(e) = self.conn.execute_batch(&format!("SAVEPOINT {name}")) {
+            return (Err(e.into()), false);
+        }
+        match f(self) {
+            Ok(v) => match self.conn.execute_batch(&format!("RELEASE {name}")) {
+                Ok(()) => (Ok(v), true),
+                Err(e) => (Err(e.into()), false),
+            },
+            Err(e) => {
+                let undone = self
+                    .conn
+                    .execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"))
+                    .is_ok();
+                tracing::warn!(error = %e, undone, "a write failed and was undone alone");
+                self.cache = Cache::default();
+                (Err(e), undone)
+            }
+        }
     }
 
     /// Records an event for the integration webhooks, in the current transaction, so that what
@@ -952,12 +983,14 @@ impl Writer {
                 out
             };
             for ident in &idents {
-                // Webhook bodies that never became a message (rejected, unparsable, receipts)
-                // are tied to nobody; find the person's in them by their identifiers.
+                // Webhook bodies tied to nobody (rejected, unparsable, receipts of unknown
+                // messages): find the person's by their identifiers. Deliveries still waiting to
+                // be processed are left alone; they are someone's, and will be linked.
                 let needle = ident.value.trim_start_matches('+');
                 if needle.len() >= 5 {
                     self.conn.execute(
-                        "DELETE FROM inbound WHERE profile_id IS NULL AND instr(body, ?1) > 0",
+                        "DELETE FROM inbound WHERE profile_id IS NULL AND state <> 'verified'
+                           AND id NOT IN (SELECT inbound_id FROM inbound_profiles) AND instr(body, ?1) > 0",
                         [needle.as_bytes()],
                     )?;
                 }
@@ -986,6 +1019,8 @@ impl Writer {
             del("DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE profile_id IN (LIST))")?;
             del("DELETE FROM conversations WHERE profile_id IN (LIST)")?;
             del("DELETE FROM inbound WHERE profile_id IN (LIST)")?;
+            del("DELETE FROM inbound WHERE id IN (SELECT inbound_id FROM inbound_profiles WHERE profile_id IN (LIST))")?;
+            del("DELETE FROM inbound_profiles WHERE profile_id IN (LIST)")?;
             del("DELETE FROM integration_events WHERE profile_id IN (LIST)")?;
             let both: Vec<i64> = chunk.iter().chain(chunk.iter()).copied().collect();
             let list2 = format!(
