@@ -5,7 +5,7 @@
 use crate::config::Config;
 use anyhow::{Context, Result};
 use concierge_segment::{to_event, IngestContext};
-use concierge_store::Store;
+use concierge_store::{IngestReport, Store};
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -29,7 +29,7 @@ pub async fn segment(
     let mut progress = Progress::new(total);
     let (mut read_bytes, mut line_no, mut bad, mut chunk) =
         (0u64, 0usize, 0usize, Vec::with_capacity(CHUNK));
-    let (mut accepted, mut duplicates, mut suppressed) = (0usize, 0usize, 0usize);
+    let mut total = IngestReport::default();
     let mut buf = Vec::new();
     loop {
         buf.clear();
@@ -81,27 +81,40 @@ pub async fn segment(
             }
         }
         if chunk.len() >= CHUNK {
-            let r = store
-                .ingest(std::mem::take(&mut chunk))
-                .await
-                .context("storing events")?;
-            accepted += r.accepted;
-            duplicates += r.duplicates;
-            suppressed += r.suppressed;
+            flush(store.as_ref(), &mut chunk, &mut total).await?;
         }
-        progress.update(read_bytes, line_no, accepted);
+        progress.update(read_bytes, line_no, total.accepted);
     }
-    if !chunk.is_empty() {
-        let r = store.ingest(chunk).await.context("storing events")?;
-        accepted += r.accepted;
-        duplicates += r.duplicates;
-        suppressed += r.suppressed;
-    }
+    flush(store.as_ref(), &mut chunk, &mut total).await?;
+    let IngestReport {
+        accepted,
+        duplicates,
+        suppressed,
+    } = total;
     progress.finish(read_bytes, line_no, accepted);
     if bad > MAX_REPORTED {
         eprintln!("… and {} more bad lines", bad - MAX_REPORTED);
     }
     println!("imported {accepted} events from {line_no} lines: {duplicates} duplicates skipped, {suppressed} suppressed, {bad} bad lines skipped");
+    Ok(())
+}
+
+/// Stores what is in `chunk` (emptying it) and adds the outcome to `total`.
+async fn flush(
+    store: &dyn Store,
+    chunk: &mut Vec<concierge_types::NewEvent>,
+    total: &mut IngestReport,
+) -> Result<()> {
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    let r = store
+        .ingest(std::mem::take(chunk))
+        .await
+        .context("storing events")?;
+    total.accepted += r.accepted;
+    total.duplicates += r.duplicates;
+    total.suppressed += r.suppressed;
     Ok(())
 }
 
@@ -225,8 +238,7 @@ pub async fn store(
         .from_reader(BufReader::with_capacity(1 << 20, file));
     let source = format!("import:{source}");
     let mut progress = Progress::new(total);
-    let (mut accepted, mut duplicates, mut suppressed, mut bad, mut rows) =
-        (0, 0, 0, 0usize, 0usize);
+    let (mut total, mut bad, mut rows) = (IngestReport::default(), 0usize, 0usize);
     let mut chunk = Vec::with_capacity(CHUNK);
     // The receipt being assembled: its key, first line, event and what was wrong with it.
     type Receipt = ((String, String, String), u64, StoreEvent, Option<String>);
@@ -323,23 +335,17 @@ pub async fn store(
             });
         }
         if chunk.len() >= CHUNK {
-            let r = store
-                .ingest(std::mem::take(&mut chunk))
-                .await
-                .context("storing events")?;
-            accepted += r.accepted;
-            duplicates += r.duplicates;
-            suppressed += r.suppressed;
+            flush(store.as_ref(), &mut chunk, &mut total).await?;
         }
-        progress.update(reader.position().byte(), rows, accepted);
+        progress.update(reader.position().byte(), rows, total.accepted);
     }
     finish(current.take(), &mut chunk, &mut bad, &mut progress);
-    if !chunk.is_empty() {
-        let r = store.ingest(chunk).await.context("storing events")?;
-        accepted += r.accepted;
-        duplicates += r.duplicates;
-        suppressed += r.suppressed;
-    }
+    flush(store.as_ref(), &mut chunk, &mut total).await?;
+    let IngestReport {
+        accepted,
+        duplicates,
+        suppressed,
+    } = total;
     progress.finish(reader.position().byte(), rows, accepted);
     if bad > MAX_REPORTED {
         eprintln!("… and {} more bad receipts", bad - MAX_REPORTED);

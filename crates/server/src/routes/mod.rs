@@ -102,6 +102,38 @@ pub(crate) fn public_base(
     }
 }
 
+/// Lets browsers on any origin call a route (the tracking API, the web chat): what authenticates
+/// them (a public write key, a visitor id) is not a cookie, so there is nothing to protect.
+pub(crate) fn allow_any_origin(
+    mut response: axum::response::Response,
+    headers: &'static str,
+) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let h = response.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(headers),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    response
+}
+
+/// Answers a CORS preflight.
+pub(crate) async fn preflight() -> axum::http::StatusCode {
+    axum::http::StatusCode::NO_CONTENT
+}
+
 /// Reads a request body up to `limit` bytes.
 pub(crate) async fn read_body(
     body: axum::body::Body,

@@ -1,10 +1,11 @@
 //! The Segment-compatible tracking API.
 
+use super::preflight;
 use super::{read_body, Path, Query};
 use crate::error::{Failure, Result};
 use crate::SharedState;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -30,29 +31,10 @@ pub fn routes() -> Router<SharedState> {
 /// Browsers (analytics.js) post cross-origin; answer preflights and allow any origin, since write
 /// keys are public by design.
 async fn cors(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let h = response.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, POST, OPTIONS"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Content-Type, Content-Encoding, Authorization, X-Retry-Count"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("86400"),
-    );
-    response
-}
-
-async fn preflight() -> StatusCode {
-    StatusCode::NO_CONTENT
+    super::allow_any_origin(
+        next.run(request).await,
+        "Content-Type, Content-Encoding, Authorization, X-Retry-Count",
+    )
 }
 
 async fn call(

@@ -3,11 +3,11 @@
 //! their browser, and a logged-in visitor by the HMAC of their user id signed with the channel's
 //! secret by the brand's backend. Unverified claims (a typed-in email) never join profiles.
 
-use super::{Path, Query};
+use super::{preflight, Path, Query};
 use crate::error::{Failure, Result};
 use crate::{AppState, SharedState};
 use axum::extract::State;
-use axum::http::{header, HeaderValue, Method};
+use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -41,29 +41,8 @@ pub fn routes() -> Router<SharedState> {
         .layer(axum::middleware::map_response(cors))
 }
 
-async fn cors(mut response: Response) -> Response {
-    let h = response.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, POST, OPTIONS"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Content-Type"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("86400"),
-    );
-    response
-}
-
-async fn preflight(_: Method) -> Response {
-    axum::http::StatusCode::NO_CONTENT.into_response()
+async fn cors(response: Response) -> Response {
+    super::allow_any_origin(response, "Content-Type")
 }
 
 async fn widget() -> Response {
