@@ -707,6 +707,7 @@ pub async fn webhooks(args: WebhookArgs) -> Result<()> {
     }
     // Acknowledged is not processed: wait until the processor has stored every delivery.
     let total = offset;
+    let acked = Instant::now();
     let mut conn = Conn::open(&addr).await?;
     let bearer = format!("Bearer {admin}");
     loop {
@@ -725,6 +726,7 @@ pub async fn webhooks(args: WebhookArgs) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let processed_rate = total as f64 / started.elapsed().as_secs_f64();
+    let lag = acked.elapsed().as_secs_f64();
     let conversations = rusqlite::Connection::open(tmp.join("concierge.db"))?.query_row(
         "SELECT COUNT(*), SUM(messages) FROM conversations",
         [],
@@ -751,6 +753,7 @@ pub async fn webhooks(args: WebhookArgs) -> Result<()> {
                 })).collect::<Vec<_>>(),
                 "webhooks": total,
                 "processed_per_s_end_to_end": processed_rate.round(),
+                "processing_lag_after_last_ack_s": (lag * 100.0).round() / 100.0,
                 "conversations": conversations.0,
                 "messages": conversations.1,
             })
@@ -773,7 +776,7 @@ pub async fn webhooks(args: WebhookArgs) -> Result<()> {
         }
         println!();
         println!(
-            "  all {total} deliveries verified, logged, parsed and stored as messages at {processed_rate:.0}/s end to end ({} conversations, {} messages)",
+            "  all {total} deliveries verified, logged, parsed and stored as messages ({} conversations, {} messages): {processed_rate:.0}/s over the whole run, the last stored {lag:.2} s after the last acknowledgement",
             conversations.0, conversations.1
         );
     }

@@ -8,8 +8,9 @@ use concierge_types::conversation::{ChannelKind, Parsed};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Deliveries taken from the log per round.
-const ROUND: usize = 500;
+/// Deliveries taken from the log per round: one writer transaction, so small enough that
+/// webhook acknowledgements queued behind it are not held up long.
+const ROUND: usize = 100;
 
 pub async fn run(m: Arc<Messaging>) {
     let mut last_wake = std::time::Instant::now() - Duration::from_secs(60);

@@ -1168,3 +1168,129 @@ fn every_provider_end_to_end() {
         );
     }
 }
+
+/// A scripted IMAP server holding `mails` (UIDs 1..): enough of LOGIN, SELECT, UID SEARCH and
+/// UID FETCH for the poller, one connection after another.
+fn imap_server(mails: Vec<Vec<u8>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut w) = stream else { continue };
+            let mut r = BufReader::new(w.try_clone().unwrap());
+            let _ = w.write_all(b"* OK [CAPABILITY IMAP4rev1] ready\r\n");
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let line = line.trim_end();
+                let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
+                let upper = rest.to_ascii_uppercase();
+                let mut out = Vec::new();
+                if upper.starts_with("LOGIN") {
+                    let ok = rest == "LOGIN \"sac\" \"s3cret-imap\"";
+                    out.extend(
+                        format!("{tag} {}\r\n", if ok { "OK" } else { "NO denied" }).bytes(),
+                    );
+                } else if upper.starts_with("SELECT") {
+                    out.extend(format!("* {} EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n{tag} OK [READ-WRITE] done\r\n", mails.len()).bytes());
+                } else if let Some(range) = upper.strip_prefix("UID SEARCH UID ") {
+                    let from: u32 = range.trim_end_matches(":*").parse().unwrap_or(1);
+                    let uids: Vec<String> = (1..=mails.len() as u32)
+                        .filter(|u| *u >= from)
+                        .map(|u| u.to_string())
+                        .collect();
+                    out.extend(format!("* SEARCH {}\r\n{tag} OK done\r\n", uids.join(" ")).bytes());
+                } else if let Some(args) = rest.strip_prefix("UID FETCH ") {
+                    let (set, items) = args.split_once(' ').unwrap_or((args, ""));
+                    let wanted: Vec<u32> = set
+                        .split(',')
+                        .flat_map(|p| match p.split_once(':') {
+                            Some((a, b)) => {
+                                let b = if b == "*" {
+                                    mails.len() as u32
+                                } else {
+                                    b.parse().unwrap()
+                                };
+                                (a.parse().unwrap()..=b).collect::<Vec<u32>>()
+                            }
+                            None => vec![p.parse().unwrap()],
+                        })
+                        .collect();
+                    for uid in wanted
+                        .into_iter()
+                        .filter(|u| *u >= 1 && *u as usize <= mails.len())
+                    {
+                        let body = &mails[uid as usize - 1];
+                        if items.to_ascii_uppercase().contains("RFC822.SIZE") {
+                            out.extend(
+                                format!("* {uid} FETCH (UID {uid} RFC822.SIZE {})\r\n", body.len())
+                                    .bytes(),
+                            );
+                        } else {
+                            out.extend(
+                                format!("* {uid} FETCH (UID {uid} BODY[] {{{}}}\r\n", body.len())
+                                    .bytes(),
+                            );
+                            out.extend_from_slice(body);
+                            out.extend_from_slice(b")\r\n");
+                        }
+                    }
+                    out.extend(format!("{tag} OK done\r\n").bytes());
+                } else if upper.starts_with("LOGOUT") {
+                    let _ = w.write_all(format!("* BYE\r\n{tag} OK bye\r\n").as_bytes());
+                    break;
+                } else {
+                    out.extend(format!("{tag} OK\r\n").bytes());
+                }
+                if w.write_all(&out).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn imap_poller_brings_mail_in_once() {
+    let imap = imap_server(vec![
+        fixture("email/only_text.eml"),
+        fixture("email/bounced_gmail.eml"),
+        fixture("email/mail_with_quote.eml"),
+    ]);
+    let s = Server::start();
+    let (id, _) = connect(
+        &s,
+        "email",
+        json!({"smtp_url": "smtp://127.0.0.1:9", "imap_url": format!("imap://sac:s3cret-imap@{imap}"), "address": "sac@loja.example"}),
+    );
+    let poll = || s.admin("POST", &format!("/api/v1/channels/{id}/poll"), None);
+    let first = poll();
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(first.json()["logged"], 3, "{}", first.text());
+    assert_eq!(poll().json()["logged"], 0, "the cursor moved past them");
+    eventually("two customer conversations", || {
+        let c = conversations(&s, &format!("channel_id={id}"));
+        (c.len() == 2).then_some(())
+    });
+    eventually("all processed", || {
+        let log = s
+            .admin("GET", "/api/v1/inbound?state=verified", None)
+            .json();
+        log["entries"].as_array().unwrap().is_empty().then_some(())
+    });
+    let log = s
+        .admin("GET", &format!("/api/v1/inbound?channel_id={id}"), None)
+        .json();
+    assert!(
+        log.to_string().contains("bounce"),
+        "the bounce is noted, not a conversation: {log}"
+    );
+    let quoted = s.customer_by("email:sony@chatwoot.com").json();
+    let conv = conversations(&s, &format!("customer_id={}", quoted["id"]));
+    let msgs = messages(&s, conv[0]["id"].as_i64().unwrap());
+    let text = msgs[0]["content"]["text"].as_str().unwrap();
+    assert!(!text.contains("wrote:"), "quoted history is cut: {text}");
+}

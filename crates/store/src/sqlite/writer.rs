@@ -254,12 +254,14 @@ impl Writer {
         name: &str,
         f: impl FnOnce(&mut Self) -> Result<T, StoreError>,
     ) -> (Result<T, StoreError>, bool) {
-        if let Err(e) = self.conn.execute_batch(&format!("SAVEPOINT {name}")) {
+        let run =
+            |conn: &Connection, sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+        if let Err(e) = run(&self.conn, &format!("SAVEPOINT {name}")) {
             return (Err(e.into()), false);
         }
         match f(self) {
-            Ok(v) => match self.conn.execute_batch(&format!("RELEASE {name}")) {
-                Ok(()) => (Ok(v), true),
+            Ok(v) => match run(&self.conn, &format!("RELEASE {name}")) {
+                Ok(_) => (Ok(v), true),
                 Err(e) => (Err(e.into()), false),
             },
             Err(e) => {
