@@ -1,5 +1,5 @@
 //! The one typed configuration. Sources, each overriding the one before: defaults, the TOML file
-//! (`--config FILE`, else `DATA_DIR/concierge.toml` if present), `CONCIERGE_*` environment
+//! (`--config-file FILE`, else `DATA_DIR/concierge.toml` if present), `CONCIERGE_*` environment
 //! variables, command-line flags. Unknown keys in the file are an error, not a silent typo.
 
 use anyhow::{Context, Result};

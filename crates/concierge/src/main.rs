@@ -26,8 +26,9 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 )]
 struct Cli {
     /// Configuration file (TOML). Default: DATA_DIR/concierge.toml when it exists.
-    #[arg(long, global = true)]
-    config: Option<PathBuf>,
+    /// (Named so, not `--config`, which `channels add` takes for a channel's settings.)
+    #[arg(long = "config-file", global = true)]
+    config_file: Option<PathBuf>,
     /// Data folder of the embedded store [default: ./concierge-data].
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
@@ -144,7 +145,7 @@ fn run() -> Result<()> {
         _ => None,
     };
     let overrides = Overrides {
-        config: cli.config.clone(),
+        config: cli.config_file.clone(),
         data_dir: cli.data_dir.clone(),
         listen,
     };

@@ -1294,3 +1294,60 @@ fn imap_poller_brings_mail_in_once() {
     let text = msgs[0]["content"]["text"].as_str().unwrap();
     assert!(!text.contains("wrote:"), "quoted history is cut: {text}");
 }
+
+#[test]
+fn channels_add_and_list_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(crate::helpers::bin())
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("CONCIERGE_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "channels",
+        "add",
+        "telegram",
+        "--name",
+        "Bot da loja",
+        "--config",
+        r#"{"bot_token": "123456:s3cret-bot", "secret_token": "s3cret-hook"}"#,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let id = stdout.lines().last().unwrap().trim();
+    assert!(id.starts_with("ch_"), "{stdout}");
+    assert!(stdout.contains(&format!("/webhooks/{id}")), "{stdout}");
+    let bad = run(&[
+        "channels",
+        "add",
+        "whatsapp",
+        "--name",
+        "x",
+        "--config",
+        r#"{"app_secret": "a"}"#,
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("verify_token"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let list = run(&["channels", "list"]);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed.contains(id) && listed.contains("Bot da loja"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains("s3cret"),
+        "secrets stay out of listings: {listed}"
+    );
+}
