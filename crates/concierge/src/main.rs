@@ -1,6 +1,7 @@
 //! The `concierge` command: `serve`, `keys`, `import`, `bench`.
 
 mod bench;
+mod bot_eval;
 mod config;
 mod import;
 
@@ -59,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// The bot: evaluate intent recognition.
+    Bot {
+        #[command(subcommand)]
+        command: BotCommand,
+    },
     /// Measure performance next to a baseline.
     Bench {
         #[command(subcommand)]
@@ -115,6 +121,13 @@ enum ImportCommand {
         #[arg(long, default_value = "store-import")]
         source: String,
     },
+}
+
+#[derive(Subcommand)]
+enum BotCommand {
+    /// Train on a dataset and print intent accuracy, out-of-scope recall and precision, training
+    /// time and query latency next to the reference figures.
+    Eval(bot_eval::EvalArgs),
 }
 
 #[derive(Subcommand)]
@@ -272,6 +285,9 @@ fn run() -> Result<()> {
             store.shutdown();
             result
         }
+        Command::Bot {
+            command: BotCommand::Eval(args),
+        } => bot_eval::eval(args),
         Command::Bench {
             command: BenchCommand::Ingest(args),
         } => runtime.block_on(bench::ingest(args)),

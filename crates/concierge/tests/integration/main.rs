@@ -1,6 +1,7 @@
 //! Black-box tests against the real `concierge` binary: one test binary (link time matters on two
 //! cores), one module per capability.
 
+mod bot;
 mod channels;
 mod durability;
 mod helpers;
