@@ -283,8 +283,9 @@ impl Model {
     }
 
     /// Sets the threshold that maximises accuracy over `held_out` (`None` = out of scope),
-    /// counting out of scope as one more class: the rule of the CLINC150 paper.
-    pub fn tune_threshold(&mut self, held_out: &[(&str, Option<&str>)]) {
+    /// counting out of scope as one more class: the rule of the CLINC150 paper. Returns that
+    /// accuracy.
+    pub fn tune_threshold(&mut self, held_out: &[(&str, Option<&str>)]) -> f64 {
         self.threshold = f32::NEG_INFINITY;
         // (confidence, the best class is `oos`, the best class is right, the truth is out of scope)
         let scored: Vec<(f32, bool, bool, bool)> = held_out
@@ -321,6 +322,7 @@ impl Model {
             }
         }
         self.threshold = best.1;
+        best.0 as f64 / held_out.len().max(1) as f64
     }
 }
 

@@ -180,7 +180,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         .map(|(t, l)| (t.as_str(), (l != OOS).then_some(l.as_str())))
         .collect();
     let t = Instant::now();
-    model.tune_threshold(&held);
+    let val_acc151 = model.tune_threshold(&held);
     let tune_s = t.elapsed().as_secs_f64();
 
     let (mut in_n, mut in_right, mut oos_n, mut oos_caught, mut pred_oos, mut right151) =
@@ -221,6 +221,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
             serde_json::json!({
                 "in_scope_accuracy": in_acc, "oos_recall": oos_rec, "oos_precision": oos_prec,
                 "accuracy_151": acc151, "threshold": model.threshold,
+                "val_accuracy_151": val_acc151,
                 "train_seconds": train_s, "tune_seconds": tune_s,
                 "query_p50_ms": p50, "query_p99_ms": p99,
                 "train": train.len(), "oos_class": opts.oos_class,
@@ -263,8 +264,9 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         }
         println!();
         println!(
-            "  accuracy over 151 classes {:.1} %, threshold {:.3}",
+            "  accuracy over 151 classes {:.1} % (validation {:.1} %), threshold {:.3}",
             acc151 * 100.0,
+            val_acc151 * 100.0,
             model.threshold
         );
         println!("  training {train_s:.2} s (+ {tune_s:.2} s threshold tuning), single query p50 {p50:.3} ms, p99 {p99:.3} ms");
