@@ -25,6 +25,8 @@ pub struct TrainOptions {
     pub oos_class: bool,
     /// Multiclass hinge loss (a linear SVM) instead of the logistic loss.
     pub hinge: bool,
+    /// Each `oos` example is seen this many times per epoch (there are few of them).
+    pub oos_repeat: usize,
     pub seed: u64,
 }
 
@@ -38,6 +40,7 @@ impl Default for TrainOptions {
             l2: 1e-5,
             oos_class: true,
             hinge: true,
+            oos_repeat: 1,
             seed: 0x1e57,
         }
     }
@@ -136,7 +139,17 @@ impl Model {
             .iter()
             .map(|(t, l)| (model.vectorize(t), index[l]))
             .collect();
-        let mut order: Vec<usize> = (0..data.len()).collect();
+        let oos_index = index.get(OOS).copied();
+        let mut order: Vec<usize> = (0..data.len())
+            .flat_map(|i| {
+                let k = if Some(data[i].1) == oos_index {
+                    opts.oos_repeat.max(1)
+                } else {
+                    1
+                };
+                std::iter::repeat_n(i, k)
+            })
+            .collect();
         let mut rng = Rng(opts.seed | 1);
         let mut scores = vec![0.0f32; classes];
         let mut step = 0usize;

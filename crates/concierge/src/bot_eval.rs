@@ -32,6 +32,9 @@ pub struct EvalArgs {
     learning_rate: f32,
     #[arg(long, default_value_t = TrainOptions::default().l2)]
     l2: f32,
+    /// How many times each out-of-scope training example is seen per epoch.
+    #[arg(long, default_value_t = TrainOptions::default().oos_repeat)]
+    oos_repeat: usize,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -109,6 +112,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         epochs: args.epochs,
         learning_rate: args.learning_rate,
         l2: args.l2,
+        oos_repeat: args.oos_repeat,
         oos_class: !args.no_oos_class,
         hinge: !args.logistic,
         ..Default::default()
