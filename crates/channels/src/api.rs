@@ -12,7 +12,7 @@
 //! Outbound body: `{"type": "message", "thread": contact id, "text"}`; the integrator answers 2xx,
 //! ideally with `{"id": "…"}`.
 
-use crate::verify::{configured, single_header, verify_hmac_sha256_hex};
+use crate::verify::{configured, hmac_sha256_hex, single_header, verify_hmac_sha256_hex};
 use crate::wire::{parse_body, Obj};
 use crate::{
     ChannelConfig, HttpRequest, Outgoing, Provider, Rejection, ReplyWindow, Request, SendContext,
@@ -22,7 +22,6 @@ use concierge_types::conversation::{
     ChannelContact, ChannelKind, Content, Direction, Inbound, InboundMessage, Parsed, ProviderError,
 };
 use concierge_types::{Identifier, IdentifierKind};
-use hmac::{Hmac, Mac};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub const SIGNATURE_HEADER: &str = "x-concierge-signature";
@@ -31,17 +30,7 @@ pub const MAX_SIGNATURE_AGE_SECS: i64 = 300;
 
 /// The `X-Concierge-Signature` value for `body` sent at `t` (unix seconds).
 pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
-    let mut mac =
-        Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-    mac.update(t.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = hmac_sha256_hex(secret, &[t.to_string().as_bytes(), b".", body]);
     format!("t={t},v1={hex}")
 }
 

@@ -41,7 +41,7 @@ pub mod store_feed;
 mod telegram;
 mod tiktok;
 pub mod untrusted;
-mod verify;
+pub mod verify;
 mod viber;
 mod window;
 mod wire;

@@ -1,5 +1,6 @@
 //! The pieces every signature check is made of: header lookup, hex decoding, HMAC-SHA256
-//! verification and a constant-time comparison for shared secrets.
+//! verification and a constant-time comparison for shared secrets. The HMAC and hex helpers are
+//! public: the web chat's visitor check and the benchmark sign with them too.
 
 use crate::Rejection;
 use hmac::{Hmac, Mac};
@@ -38,7 +39,7 @@ pub(crate) fn configured<'a>(value: &'a Option<String>, field: &str) -> Result<&
 }
 
 /// Decodes lower- or upper-case hex; `None` on any other character or an odd length.
-pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
+pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
     fn nibble(c: u8) -> Option<u8> {
         match c {
             b'0'..=b'9' => Some(c - b'0'),
@@ -57,8 +58,8 @@ pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-#[cfg(test)]
-pub(crate) fn encode_hex(bytes: &[u8]) -> String {
+/// Lower-case hex.
+pub fn encode_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -69,7 +70,7 @@ pub(crate) fn encode_hex(bytes: &[u8]) -> String {
 }
 
 /// Checks `signature_hex` against HMAC-SHA256(`key`, concatenation of `parts`), in constant time.
-pub(crate) fn verify_hmac_sha256_hex(
+pub fn verify_hmac_sha256_hex(
     key: &str,
     parts: &[&[u8]],
     signature_hex: &str,
@@ -89,9 +90,8 @@ pub(crate) fn verify_hmac_sha256_hex(
         .map_err(|_| Rejection::Unauthorized(format!("{header} does not match the body")))
 }
 
-/// HMAC-SHA256 as lower-case hex (used by tests to sign bodies).
-#[cfg(test)]
-pub(crate) fn hmac_sha256_hex(key: &str, parts: &[&[u8]]) -> String {
+/// HMAC-SHA256 of the concatenation of `parts`, as lower-case hex.
+pub fn hmac_sha256_hex(key: &str, parts: &[&[u8]]) -> String {
     let mut mac = HmacSha256::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
     for part in parts {
         mac.update(part);

@@ -598,16 +598,10 @@ fn whatsapp_delivery(i: usize) -> String {
 }
 
 fn sign(secret: &str, body: &[u8]) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256={hex}")
+    format!(
+        "sha256={}",
+        concierge_channels::verify::hmac_sha256_hex(secret, &[body])
+    )
 }
 
 pub async fn webhooks(args: WebhookArgs) -> Result<()> {

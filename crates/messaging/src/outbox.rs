@@ -94,11 +94,11 @@ async fn send_one(agent: &ureq::Agent, item: OutboxItem) -> OutboxOutcome {
             provider_id: format!("wc-out:{}", item.message_id),
         };
     }
+    let config = match crate::Channel::from_record(item.channel.clone()) {
+        Ok(c) => c.config,
+        Err(e) => return failed("channel_config", e),
+    };
     if item.channel.kind == ChannelKind::Email {
-        let config = match crate::Channel::from_record(item.channel.clone()) {
-            Ok(c) => c.config,
-            Err(e) => return failed("channel_config", e),
-        };
         let attempts = item.attempts;
         let result = tokio::task::spawn_blocking(move || crate::email::send(&item, &config)).await;
         return match result {
@@ -112,10 +112,6 @@ async fn send_one(agent: &ureq::Agent, item: OutboxItem) -> OutboxOutcome {
             "unsupported_channel",
             format!("sending on {} is not supported", item.channel.kind.as_str()),
         );
-    };
-    let config = match crate::Channel::from_record(item.channel.clone()) {
-        Ok(c) => c.config,
-        Err(e) => return failed("channel_config", e),
     };
     let payload: OutgoingPayload = match serde_json::from_value(item.payload.clone()) {
         Ok(p) => p,

@@ -216,6 +216,27 @@ fn whatsapp_in_and_out() {
         b"",
     );
     assert_eq!((ok.status, ok.text().as_str()), (200, "1158201444"));
+    // Query components are percent- and plus-decoded; stray `%` is kept as it came. A challenge
+    // must be printable ASCII, so one that decodes to spaces or "é" is refused: proof that it
+    // was decoded.
+    for (raw, answer) in [
+        ("a%20b+c", None),
+        ("%C3%A9", None),
+        ("100%", Some("100%")),
+        ("%zz", Some("%zz")),
+        ("12%2B3", Some("12+3")),
+    ] {
+        let r = s.request(
+            "GET",
+            &format!("/webhooks/{id}?hub.mode=subscribe&&hub.verify_token=s3cret%2Dverify&hub.challenge={raw}"),
+            &[],
+            b"",
+        );
+        match answer {
+            Some(decoded) => assert_eq!((r.status, r.text().as_str()), (200, decoded), "{raw}"),
+            None => assert_eq!(r.status, 403, "{raw}: {}", r.text()),
+        }
+    }
     let wrong = s.request(
         "GET",
         &format!("/webhooks/{id}?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1"),

@@ -12,12 +12,12 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use concierge_channels::verify::verify_hmac_sha256_hex;
 use concierge_messaging::webchat::{provider_id, ChatDelivery};
 use concierge_messaging::Channel;
 use concierge_store::{ConversationFilter, NewInbound};
 use concierge_types::conversation::{ChannelKind, InboundState, MessageView};
 use concierge_types::ErrorCode;
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -75,24 +75,7 @@ fn token_ok(s: &str, max: usize) -> bool {
 
 /// Constant-time check of `hash` = hex HMAC-SHA256(secret, user_id).
 fn user_hash_ok(secret: &str, user_id: &str, hash: &str) -> bool {
-    let Some(bytes) = hex_decode(hash.trim()) else {
-        return false;
-    };
-    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else {
-        return false;
-    };
-    mac.update(user_id.as_bytes());
-    mac.verify_slice(&bytes).is_ok()
-}
-
-fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) || s.len() > 128 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    verify_hmac_sha256_hex(secret, &[user_id.as_bytes()], hash.trim(), "user_hash").is_ok()
 }
 
 async fn chat_channel(s: &AppState, id: &str) -> Result<Arc<Channel>> {
@@ -364,14 +347,7 @@ mod tests {
 
     #[test]
     fn user_hash() {
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"k").unwrap();
-        mac.update(b"u-1");
-        let hex: String = mac
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex = concierge_channels::verify::hmac_sha256_hex("k", &[b"u-1"]);
         assert!(user_hash_ok("k", "u-1", &hex));
         assert!(!user_hash_ok("k", "u-2", &hex));
         assert!(!user_hash_ok("k", "u-1", "zz"));
