@@ -20,7 +20,7 @@ use concierge_types::conversation::{
 use concierge_types::view::Timestamp;
 use concierge_types::view::{
     ConsentLedger, ConsentRecord, CustomerView, ErasureReceipt, ExportDocument, MergeView,
-    TimelinePage,
+    TimelineEvent, TimelinePage,
 };
 use concierge_types::{
     ApiKey, Identifier, KeyId, KeyScope, MergeId, NewConsent, NewEvent, ProfileId,
@@ -265,6 +265,108 @@ pub struct Progress {
     pub failure: Option<(String, i64)>,
 }
 
+/// A customer message waiting for the bot (and the message rules), with what the bot needs to
+/// decide.
+#[derive(Debug, Clone)]
+pub struct BotWork {
+    pub message_id: i64,
+    pub content: Content,
+    pub conversation: ConversationView,
+    /// The bot's memory of the conversation (the engine's JSON), if it spoke before.
+    pub state: Option<String>,
+    /// Bumped by every bot action; the action commits only if nobody moved it meanwhile.
+    pub version: i64,
+    /// The bot owns the conversation, or nobody does and no person has touched it.
+    pub bot_may_act: bool,
+}
+
+/// What the bot or a rule does to a conversation, applied in order in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BotEffect {
+    /// A message to the customer (author `bot`), queued in the outbox.
+    Reply {
+        content: Content,
+        outgoing: serde_json::Value,
+    },
+    /// A private note (author `bot`, or `system` for reminders).
+    Note {
+        text: String,
+        author: Author,
+    },
+    Label(String),
+    Assign(Owner),
+    /// The conversation goes to a person's queue: owner becomes the queue and the reason is kept.
+    Handoff {
+        reason: String,
+        queue: String,
+    },
+    Resolve,
+}
+
+/// One bot (or rules) action on a conversation.
+#[derive(Debug, Clone)]
+pub struct BotAct {
+    pub conversation: i64,
+    /// The customer message this answers (each is handled once), or `None` for a timer.
+    pub message_id: Option<i64>,
+    /// `Some(version)`: the bot speaks, so the conversation must still be the bot's at that
+    /// version, else nothing is written. `None`: rules only, which apply whoever owns it.
+    pub speaks_at: Option<i64>,
+    /// For a timer rule: `(rule, anchor)`, written once; a second firing for the same silence
+    /// is a no-op.
+    pub firing: Option<(String, i64)>,
+    pub effects: Vec<BotEffect>,
+    pub turn: Option<BotTurn>,
+    /// The bot's new memory of the conversation.
+    pub state: Option<String>,
+    pub language: Option<String>,
+}
+
+/// For the bot indicators: what the bot made of one message.
+#[derive(Debug, Clone, Default)]
+pub struct BotTurn {
+    pub language: String,
+    pub intent: Option<String>,
+    pub confidence: f32,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub rules: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BotApplied {
+    Done,
+    /// The message was handled before (a restart between writing and moving the cursor).
+    AlreadyHandled,
+    /// A person took over (or the bot's view was stale): the bot's words were not written.
+    Silenced,
+    /// The timer already fired for this silence, or the conversation is gone.
+    Skipped,
+}
+
+/// Which silence a timer rule waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Silence {
+    /// The brand wrote last (`open`/`pending`); anchored at the last message.
+    Customer,
+    /// A person (queue or agent) owns it and no person has answered the customer's last message
+    /// yet; anchored at that message.
+    Agent,
+}
+
+/// One row of the bot indicators' source: a handled message.
+#[derive(Debug, Clone)]
+pub struct BotTurnRow {
+    pub conversation: i64,
+    pub channel: String,
+    pub language: String,
+    pub intent: Option<String>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    /// A person replied or took the conversation at some point.
+    pub human: bool,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Resolves and stores `events`. Returns only once they are durably committed.
@@ -385,4 +487,38 @@ pub trait Store: Send + Sync + 'static {
     /// Claims up to `limit` outbox entries due at `now` (they become `sending`).
     async fn claim_outbox(&self, now: i64, limit: usize) -> Result<Vec<OutboxItem>, StoreError>;
     async fn finish_outbox(&self, id: i64, outcome: OutboxOutcome) -> Result<(), StoreError>;
+
+    // ---- bot and automation ----
+    /// Keeps a new bot definition (JSON); returns its version. The newest is the active one.
+    async fn save_bot_definition(&self, body: String) -> Result<i64, StoreError>;
+    /// The active bot definition: `(version, body)`.
+    async fn bot_definition(&self) -> Result<Option<(i64, String)>, StoreError>;
+    /// Customer messages with ids above `after`, oldest first.
+    async fn bot_work(&self, after: i64, limit: usize) -> Result<Vec<BotWork>, StoreError>;
+    async fn bot_apply(&self, act: BotAct) -> Result<BotApplied, StoreError>;
+    /// Records traits on a customer directly (values the customer gave the bot).
+    async fn set_traits(
+        &self,
+        id: ProfileId,
+        traits: Vec<(String, serde_json::Value)>,
+        source: String,
+    ) -> Result<(), StoreError>;
+    /// The customer's newest events with one of these names (e.g. the order events).
+    async fn events_named(
+        &self,
+        id: ProfileId,
+        names: Vec<String>,
+        limit: usize,
+    ) -> Result<Vec<TimelineEvent>, StoreError>;
+    /// Conversations silent since before `before` (ms) for which `rule` has not fired for this
+    /// silence yet, with the anchor of the silence.
+    async fn silent_conversations(
+        &self,
+        silence: Silence,
+        rule: String,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<(ConversationView, i64)>, StoreError>;
+    /// Bot turns handled in `[since, until)` (ms).
+    async fn bot_turns(&self, since: i64, until: i64) -> Result<Vec<BotTurnRow>, StoreError>;
 }

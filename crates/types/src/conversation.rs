@@ -427,6 +427,14 @@ pub struct ConversationView {
     pub messages: u64,
     /// The subject line of channels that have one (email).
     pub subject: Option<String>,
+    /// The customer's language as the bot last detected it.
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Why the bot handed the conversation to a person, if it did.
+    #[serde(default)]
+    pub handoff_reason: Option<String>,
 }
 
 /// Who wrote a message.

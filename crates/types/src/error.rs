@@ -42,6 +42,8 @@ error_codes! {
     ConversationNotFound => ("conversation_not_found", 404),
     InboundNotFound => ("inbound_not_found", 404),
     ReplyWindowClosed => ("reply_window_closed", 422),
+    InvalidBotDefinition => ("invalid_bot_definition", 400),
+    NoBot => ("no_bot", 404),
     UnparsableWebhook => ("unparsable_webhook", 400),
     MissingAuthorization => ("missing_authorization", 401),
     InvalidApiKey => ("invalid_api_key", 401),

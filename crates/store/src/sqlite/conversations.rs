@@ -444,8 +444,17 @@ impl Writer {
                 params![now, conversation],
             )?;
         }
-        if m.author == Author::Agent && !m.private && m.take_over {
-            if let Some(agent) = &m.author_name {
+        if m.author == Author::Agent && !m.private {
+            // A person wrote to the customer: the bot stops for good (until handed back), in
+            // this transaction, so nothing the bot decided earlier can still be written after.
+            self.conn.execute(
+                "UPDATE conversations SET human_at = COALESCE(human_at, ?1), bot_version = bot_version + 1,
+                   owner_kind = CASE WHEN owner_kind = 'bot' THEN 'unassigned' ELSE owner_kind END,
+                   owner_id = CASE WHEN owner_kind = 'bot' THEN NULL ELSE owner_id END
+                 WHERE id = ?2",
+                params![now, conversation],
+            )?;
+            if let (Some(agent), true) = (&m.author_name, m.take_over) {
                 // Takes over from the bot, a queue or nobody; never from another agent.
                 self.conn.execute(
                     "UPDATE conversations SET owner_kind = 'agent', owner_id = ?1
@@ -482,11 +491,21 @@ impl Writer {
         let n = match &change {
             ConversationChange::Assign(owner) => {
                 let (kind, id) = owner.to_parts();
-                self.conn.execute(
-                    "UPDATE conversations SET owner_kind = ?1, owner_id = ?2, updated_at = ?3,
+                let n = self.conn.execute(
+                    "UPDATE conversations SET owner_kind = ?1, owner_id = ?2, updated_at = ?3, bot_version = bot_version + 1,
                        status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END WHERE id = ?4",
                     params![kind, id, now, conversation],
-                )?
+                )?;
+                if *owner == Owner::Bot {
+                    self.hand_back(conversation)?;
+                } else {
+                    // A person decided who owns it: the bot no longer claims it.
+                    self.conn.execute(
+                        "UPDATE conversations SET human_at = COALESCE(human_at, ?1) WHERE id = ?2",
+                        params![now, conversation],
+                    )?;
+                }
+                n
             }
             ConversationChange::Resolve => self.conn.execute(
                 "UPDATE conversations SET status = 'resolved', snoozed_until = NULL, updated_at = ?1 WHERE id = ?2",
@@ -964,31 +983,43 @@ pub(super) fn inbound_entry(
     Ok(entry)
 }
 
-const CONVERSATION_COLUMNS: &str = "c.id, p.canonical_id, c.channel_id, ch.kind, c.thread, c.contact_name, c.status, c.owner_kind, c.owner_id,
-    c.created_at, c.updated_at, c.last_message_at, c.last_incoming_at, c.snoozed_until, c.last_preview, c.messages, c.subject";
-const CONVERSATION_FROM: &str = "conversations c JOIN profiles p ON p.id = c.profile_id JOIN channels ch ON ch.id = c.channel_id";
+pub(super) const CONVERSATION_COLUMNS: &str = "c.id, p.canonical_id, c.channel_id, ch.kind, c.thread, c.contact_name, c.status, c.owner_kind, c.owner_id,
+    c.created_at, c.updated_at, c.last_message_at, c.last_incoming_at, c.snoozed_until, c.last_preview, c.messages, c.subject,
+    c.language, (SELECT group_concat(label, char(31)) FROM (SELECT label FROM conversation_labels l WHERE l.conversation_id = c.id ORDER BY label)), c.handoff_reason";
+pub(super) const CONVERSATION_FROM: &str = "conversations c JOIN profiles p ON p.id = c.profile_id JOIN channels ch ON ch.id = c.channel_id";
 
 fn conversation_row(r: &Row) -> rusqlite::Result<ConversationView> {
-    let kind: String = r.get(3)?;
-    let status: String = r.get(6)?;
-    let owner_kind: String = r.get(7)?;
+    conversation_row_at(r, 0)
+}
+
+/// A conversation from [`CONVERSATION_COLUMNS`] starting at column `at`.
+pub(super) fn conversation_row_at(r: &Row, at: usize) -> rusqlite::Result<ConversationView> {
+    let kind: String = r.get(at + 3)?;
+    let status: String = r.get(at + 6)?;
+    let owner_kind: String = r.get(at + 7)?;
     Ok(ConversationView {
-        id: r.get(0)?,
-        customer_id: ProfileId(r.get(1)?),
-        channel_id: r.get(2)?,
+        id: r.get(at)?,
+        customer_id: ProfileId(r.get(at + 1)?),
+        channel_id: r.get(at + 2)?,
         channel_kind: ChannelKind::parse(&kind).unwrap_or(ChannelKind::Api),
-        thread: r.get(4)?,
-        contact_name: r.get(5)?,
+        thread: r.get(at + 4)?,
+        contact_name: r.get(at + 5)?,
         status: ConversationStatus::parse(&status).unwrap_or(ConversationStatus::Open),
-        owner: Owner::from_parts(&owner_kind, r.get(8)?),
-        created_at: Timestamp(r.get(9)?),
-        updated_at: Timestamp(r.get(10)?),
-        last_message_at: r.get::<_, Option<i64>>(11)?.map(Timestamp),
-        last_incoming_at: r.get::<_, Option<i64>>(12)?.map(Timestamp),
-        snoozed_until: r.get::<_, Option<i64>>(13)?.map(Timestamp),
-        last_message_preview: r.get(14)?,
-        messages: r.get::<_, i64>(15)? as u64,
-        subject: r.get(16)?,
+        owner: Owner::from_parts(&owner_kind, r.get(at + 8)?),
+        created_at: Timestamp(r.get(at + 9)?),
+        updated_at: Timestamp(r.get(at + 10)?),
+        last_message_at: r.get::<_, Option<i64>>(at + 11)?.map(Timestamp),
+        last_incoming_at: r.get::<_, Option<i64>>(at + 12)?.map(Timestamp),
+        snoozed_until: r.get::<_, Option<i64>>(at + 13)?.map(Timestamp),
+        last_message_preview: r.get(at + 14)?,
+        messages: r.get::<_, i64>(at + 15)? as u64,
+        subject: r.get(at + 16)?,
+        language: r.get(at + 17)?,
+        labels: r
+            .get::<_, Option<String>>(at + 18)?
+            .map(|l| l.split('\u{1f}').map(str::to_string).collect())
+            .unwrap_or_default(),
+        handoff_reason: r.get(at + 19)?,
     })
 }
 

@@ -8,15 +8,17 @@
 //! - `read`: the 360° view, timeline, ledger and export, on a small pool of read connections.
 
 mod bloom;
+mod bot;
 mod conversations;
 mod read;
 pub mod schema;
 mod writer;
 
 use crate::{
-    ApplyReport, ChannelRecord, ConversationChange, ConversationFilter, Cursor, IngestReport,
-    IntegrationEvent, KeyInfo, NewChannel, NewInbound, NewMessage, OutboxItem, OutboxOutcome,
-    PendingInbound, Progress, Store, StoreError, StoreStats, Subscription,
+    ApplyReport, BotAct, BotApplied, BotTurnRow, BotWork, ChannelRecord, ConversationChange,
+    ConversationFilter, Cursor, IngestReport, IntegrationEvent, KeyInfo, NewChannel, NewInbound,
+    NewMessage, OutboxItem, OutboxOutcome, PendingInbound, Progress, Silence, Store, StoreError,
+    StoreStats, Subscription,
 };
 use async_trait::async_trait;
 use concierge_identity::Rules;
@@ -25,7 +27,7 @@ use concierge_types::conversation::{
 };
 use concierge_types::view::{
     ConsentLedger, ConsentRecord, CustomerView, ErasureReceipt, ExportDocument, MergeView,
-    TimelinePage,
+    TimelineEvent, TimelinePage,
 };
 use concierge_types::{
     ApiKey, Identifier, KeyId, KeyScope, MergeId, NewConsent, NewEvent, ProfileId,
@@ -487,6 +489,56 @@ impl Store for SqliteStore {
 
     async fn finish_outbox(&self, id: i64, outcome: OutboxOutcome) -> Result<(), StoreError> {
         self.write(move |w| w.finish_outbox(id, outcome)).await
+    }
+
+    async fn save_bot_definition(&self, body: String) -> Result<i64, StoreError> {
+        self.write(move |w| w.save_bot_definition(body)).await
+    }
+
+    async fn bot_definition(&self) -> Result<Option<(i64, String)>, StoreError> {
+        self.read(bot::bot_definition).await
+    }
+
+    async fn bot_work(&self, after: i64, limit: usize) -> Result<Vec<BotWork>, StoreError> {
+        self.read(move |c| bot::bot_work(c, after, limit)).await
+    }
+
+    async fn bot_apply(&self, act: BotAct) -> Result<BotApplied, StoreError> {
+        self.write(move |w| w.bot_apply(act)).await
+    }
+
+    async fn set_traits(
+        &self,
+        id: ProfileId,
+        traits: Vec<(String, serde_json::Value)>,
+        source: String,
+    ) -> Result<(), StoreError> {
+        self.write(move |w| w.set_traits(id, traits, source)).await
+    }
+
+    async fn events_named(
+        &self,
+        id: ProfileId,
+        names: Vec<String>,
+        limit: usize,
+    ) -> Result<Vec<TimelineEvent>, StoreError> {
+        self.read(move |c| bot::events_named(c, id, &names, limit))
+            .await
+    }
+
+    async fn silent_conversations(
+        &self,
+        silence: Silence,
+        rule: String,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<(ConversationView, i64)>, StoreError> {
+        self.read(move |c| bot::silent_conversations(c, silence, &rule, before, limit))
+            .await
+    }
+
+    async fn bot_turns(&self, since: i64, until: i64) -> Result<Vec<BotTurnRow>, StoreError> {
+        self.read(move |c| bot::bot_turns(c, since, until)).await
     }
 }
 

@@ -34,7 +34,10 @@ fn members(conn: &Connection, root: i64) -> rusqlite::Result<Vec<i64>> {
 }
 
 /// The cluster `id` belongs to: its root and members.
-fn cluster(conn: &Connection, id: ProfileId) -> rusqlite::Result<Option<(i64, Vec<i64>)>> {
+pub(super) fn cluster(
+    conn: &Connection,
+    id: ProfileId,
+) -> rusqlite::Result<Option<(i64, Vec<i64>)>> {
     let Some(root) = root_of(conn, id.0)? else {
         return Ok(None);
     };
@@ -159,7 +162,7 @@ pub(super) fn customer_view(
     }))
 }
 
-fn event_row(r: &Row) -> rusqlite::Result<TimelineEvent> {
+pub(super) fn event_row(r: &Row) -> rusqlite::Result<TimelineEvent> {
     let consent: Option<String> = r.get(7)?;
     let body: String = r.get(8)?;
     Ok(TimelineEvent {
@@ -175,7 +178,8 @@ fn event_row(r: &Row) -> rusqlite::Result<TimelineEvent> {
     })
 }
 
-const EVENT_COLUMNS: &str = "id, profile_id, kind, name, channel, ts, received_at, consent, body";
+pub(super) const EVENT_COLUMNS: &str =
+    "id, profile_id, kind, name, channel, ts, received_at, consent, body";
 
 pub(super) fn timeline(
     conn: &Connection,

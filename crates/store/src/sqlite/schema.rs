@@ -249,6 +249,48 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX integration_events_profile ON integration_events (profile_id);
     ",
+    // 3: the bot and automation rules.
+    "
+    CREATE TABLE bot_definitions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    ALTER TABLE conversations ADD COLUMN bot_state TEXT;
+    ALTER TABLE conversations ADD COLUMN bot_version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE conversations ADD COLUMN human_at INTEGER;
+    ALTER TABLE conversations ADD COLUMN language TEXT;
+    ALTER TABLE conversations ADD COLUMN handoff_reason TEXT;
+    CREATE INDEX messages_incoming ON messages (direction, id);
+    CREATE TABLE conversation_labels (
+        conversation_id INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (conversation_id, label)
+    );
+    CREATE TABLE bot_turns (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id INTEGER UNIQUE,
+        conversation_id INTEGER NOT NULL,
+        channel_kind TEXT NOT NULL,
+        language TEXT NOT NULL,
+        intent TEXT,
+        confidence REAL NOT NULL,
+        outcome TEXT NOT NULL,
+        reason TEXT,
+        rules TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX bot_turns_conversation ON bot_turns (conversation_id);
+    CREATE INDEX bot_turns_time ON bot_turns (created_at);
+    CREATE TABLE rule_firings (
+        rule TEXT NOT NULL,
+        conversation_id INTEGER NOT NULL,
+        anchor INTEGER NOT NULL,
+        fired_at INTEGER NOT NULL,
+        PRIMARY KEY (rule, conversation_id, anchor)
+    );
+    ",
 ];
 
 /// Brings the schema up to date inside one transaction.

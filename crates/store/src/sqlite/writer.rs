@@ -1019,6 +1019,9 @@ impl Writer {
             del("DELETE FROM outbox WHERE message_id IN (SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.profile_id IN (LIST))")?;
             del("DELETE FROM inbound WHERE id IN (SELECT m.inbound_id FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.profile_id IN (LIST))")?;
             del("DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE profile_id IN (LIST))")?;
+            del("DELETE FROM bot_turns WHERE conversation_id IN (SELECT id FROM conversations WHERE profile_id IN (LIST))")?;
+            del("DELETE FROM conversation_labels WHERE conversation_id IN (SELECT id FROM conversations WHERE profile_id IN (LIST))")?;
+            del("DELETE FROM rule_firings WHERE conversation_id IN (SELECT id FROM conversations WHERE profile_id IN (LIST))")?;
             del("DELETE FROM conversations WHERE profile_id IN (LIST)")?;
             del("DELETE FROM inbound WHERE profile_id IN (LIST)")?;
             del("DELETE FROM inbound WHERE id IN (SELECT inbound_id FROM inbound_profiles WHERE profile_id IN (LIST))")?;
@@ -1183,7 +1186,7 @@ fn placeholders(n: usize) -> String {
     placeholders_from(1, n)
 }
 
-fn placeholders_from(start: usize, n: usize) -> String {
+pub(super) fn placeholders_from(start: usize, n: usize) -> String {
     (start..start + n)
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
@@ -1191,6 +1194,11 @@ fn placeholders_from(start: usize, n: usize) -> String {
 }
 
 /// The cluster root of `profile`, or `None` if no such profile exists.
+/// The root of `profile`'s cluster, through the writer's cache.
+pub(super) fn canon_of(w: &mut Writer, profile: i64) -> rusqlite::Result<Option<i64>> {
+    canon(&w.conn, &mut w.cache, profile)
+}
+
 fn canon(conn: &Connection, cache: &mut Cache, profile: i64) -> rusqlite::Result<Option<i64>> {
     if let Some(r) = cache.canon.get(&profile) {
         return Ok(Some(*r));
