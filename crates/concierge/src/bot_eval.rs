@@ -277,3 +277,62 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// `concierge bot train`: checks and trains a definition, prints the training report and, with a
+/// test file, accuracy per language.
+pub fn train_definition(
+    body: &str,
+    test: Option<&std::path::Path>,
+) -> Result<concierge_bot::engine::Bot> {
+    use concierge_bot::definition::Definition;
+    use concierge_bot::engine::Bot;
+    use concierge_bot::evaluate::{evaluate, parse_test_set};
+    let def = Definition::parse(body).map_err(|problems| {
+        anyhow::anyhow!("the definition has problems:\n  {}", problems.join("\n  "))
+    })?;
+    let bot = Bot::train(def);
+    let r = &bot.report;
+    println!(
+        "trained {:?}: {} intents, {} examples, {} out-of-scope examples in {} ms",
+        bot.def.name, r.intents, r.examples, r.out_of_scope_examples, r.train_ms
+    );
+    println!(
+        "held out {} examples to set the out-of-scope threshold: accuracy {:.1}%",
+        r.held_out,
+        r.held_out_accuracy * 100.0
+    );
+    if let Some(path) = test {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let set = parse_test_set(&text).map_err(|e| anyhow::anyhow!(e))?;
+        let e = evaluate(&bot, &set);
+        println!("test set {}:", path.display());
+        println!(
+            "  {:<8} {:>6} {:>9} {:>10} {:>13} {:>9}",
+            "language", "cases", "accuracy", "in-scope", "out-of-scope", "too close"
+        );
+        let row = |name: &str, s: &concierge_bot::evaluate::Score| {
+            println!(
+                "  {:<8} {:>6} {:>8.1}% {:>9.1}% {:>12.1}% {:>9}",
+                name,
+                s.cases,
+                s.accuracy * 100.0,
+                s.in_scope_accuracy * 100.0,
+                s.out_of_scope_recall * 100.0,
+                s.too_close
+            )
+        };
+        for (lang, s) in &e.by_language {
+            row(lang, s);
+        }
+        row("all", &e.overall);
+        for (lang, text, want, got) in e.misses.iter().take(40) {
+            println!(
+                "  miss [{lang}] {text:?}: expected {}, got {}",
+                want.as_deref().unwrap_or("out of scope"),
+                got.as_deref().unwrap_or("out of scope")
+            );
+        }
+    }
+    Ok(bot)
+}

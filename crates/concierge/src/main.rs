@@ -125,6 +125,18 @@ enum ImportCommand {
 
 #[derive(Subcommand)]
 enum BotCommand {
+    /// Check and train a bot definition (intents, examples, answers, rules) and make it the
+    /// active bot; a running server picks it up within seconds.
+    Train {
+        /// The definition (JSON; see crates/bot/starter/README.md).
+        file: PathBuf,
+        /// A held-aside test file to measure the trained bot on.
+        #[arg(long)]
+        test: Option<PathBuf>,
+        /// Check and measure only; don't activate.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Train on a dataset and print intent accuracy, out-of-scope recall and precision, training
     /// time and query latency next to the reference figures.
     Eval(bot_eval::EvalArgs),
@@ -288,6 +300,30 @@ fn run() -> Result<()> {
         Command::Bot {
             command: BotCommand::Eval(args),
         } => bot_eval::eval(args),
+        Command::Bot {
+            command:
+                BotCommand::Train {
+                    file,
+                    test,
+                    dry_run,
+                },
+        } => {
+            let body = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let bot = bot_eval::train_definition(&body, test.as_deref())?;
+            if dry_run {
+                return Ok(());
+            }
+            let config = Config::load(&overrides)?;
+            let store = open_store(&config)?;
+            let version = runtime.block_on(store.save_bot_definition(body));
+            store.shutdown();
+            println!(
+                "bot {:?} is active (version {}); running servers switch to it within seconds",
+                bot.def.name, version?
+            );
+            Ok(())
+        }
         Command::Bench {
             command: BenchCommand::Ingest(args),
         } => runtime.block_on(bench::ingest(args)),

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Every integration event type, for validation and the docs.
-pub const EVENT_TYPES: [&str; 4] = [
+pub const EVENT_TYPES: [&str; 5] = [
     "message.created",
     "conversation.status_changed",
     "conversation.assigned",
+    "conversation.handoff",
     "customer.merged",
 ];
 

@@ -10,6 +10,7 @@
 //! sender claims due entries, asks the plug-in for the provider API call, performs it and records
 //! the outcome: sent (with the provider's id), retry with backoff, or failed for good.
 
+pub mod bot;
 pub mod email;
 pub mod hooks;
 pub mod outbox;
@@ -81,6 +82,9 @@ pub struct Messaging {
     pub outbox: Notify,
     /// Signalled to poll the mailboxes now.
     pub poll: Notify,
+    /// Signalled when customer messages were stored, or the bot definition or an owner changed.
+    pub bot_wake: Notify,
+    active_bot: RwLock<Option<Arc<bot::Active>>>,
 }
 
 impl Messaging {
@@ -92,7 +96,20 @@ impl Messaging {
             inbound: Notify::new(),
             outbox: Notify::new(),
             poll: Notify::new(),
+            bot_wake: Notify::new(),
+            active_bot: RwLock::new(None),
         })
+    }
+
+    /// The bot in use, if a definition has been trained.
+    pub fn active_bot(&self) -> Option<Arc<bot::Active>> {
+        self.active_bot.read().ok().and_then(|b| b.clone())
+    }
+
+    pub fn set_active_bot(&self, active: Arc<bot::Active>) {
+        if let Ok(mut b) = self.active_bot.write() {
+            *b = Some(active);
+        }
     }
 
     /// The channel with this id, from the cache or the store.
@@ -131,5 +148,6 @@ impl Messaging {
         tokio::spawn(outbox::run(self.clone()));
         tokio::spawn(email::poll(self.clone()));
         tokio::spawn(hooks::run(self.clone()));
+        tokio::spawn(bot::run(self.clone()));
     }
 }

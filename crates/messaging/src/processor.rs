@@ -91,6 +91,7 @@ pub async fn process_pending(m: &Messaging) -> Result<usize, String> {
             .apply_inbound(round)
             .await
             .map_err(|e| e.to_string())?;
+        m.bot_wake.notify_one();
     }
 }
 

@@ -10,11 +10,11 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn fixture(path: &str) -> Vec<u8> {
+pub(crate) fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(workspace().join("fixtures").join(path)).unwrap()
 }
 
-fn hmac_hex(key: &str, body: &[u8]) -> String {
+pub(crate) fn hmac_hex(key: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
     mac.update(body);
     mac.finalize()
@@ -123,7 +123,7 @@ pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-fn connect(s: &Server, kind: &str, config: Value) -> (String, String) {
+pub(crate) fn connect(s: &Server, kind: &str, config: Value) -> (String, String) {
     let r = s.admin(
         "POST",
         "/api/v1/channels",
@@ -142,7 +142,7 @@ fn connect(s: &Server, kind: &str, config: Value) -> (String, String) {
     (id, url)
 }
 
-fn post_signed(s: &Server, id: &str, header: &str, value: &str, body: &[u8]) -> u16 {
+pub(crate) fn post_signed(s: &Server, id: &str, header: &str, value: &str, body: &[u8]) -> u16 {
     s.request(
         "POST",
         &format!("/webhooks/{id}"),
@@ -152,18 +152,18 @@ fn post_signed(s: &Server, id: &str, header: &str, value: &str, body: &[u8]) -> 
     .status
 }
 
-fn meta_post(s: &Server, id: &str, body: &[u8]) -> u16 {
+pub(crate) fn meta_post(s: &Server, id: &str, body: &[u8]) -> u16 {
     let sig = format!("sha256={}", hmac_hex("s3cret-app", body));
     post_signed(s, id, "X-Hub-Signature-256", &sig, body)
 }
 
-fn conversations(s: &Server, query: &str) -> Vec<Value> {
+pub(crate) fn conversations(s: &Server, query: &str) -> Vec<Value> {
     let r = s.admin("GET", &format!("/api/v1/conversations?{query}"), None);
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["conversations"].as_array().unwrap().clone()
 }
 
-fn messages(s: &Server, conversation: i64) -> Vec<Value> {
+pub(crate) fn messages(s: &Server, conversation: i64) -> Vec<Value> {
     let r = s.admin(
         "GET",
         &format!("/api/v1/conversations/{conversation}/messages"),
@@ -173,7 +173,7 @@ fn messages(s: &Server, conversation: i64) -> Vec<Value> {
     r.json()["messages"].as_array().unwrap().clone()
 }
 
-fn whatsapp_config(api_base: &str) -> Value {
+pub(crate) fn whatsapp_config(api_base: &str) -> Value {
     json!({
         "app_secret": "s3cret-app",
         "verify_token": "s3cret-verify",
@@ -185,7 +185,7 @@ fn whatsapp_config(api_base: &str) -> Value {
 
 /// The text fixture with the message time set to `ts` seconds (and the signature recomputed by
 /// the caller): a fresh message opens WhatsApp's 24-hour window.
-fn whatsapp_text_at(ts: i64, id: &str, text: &str) -> Vec<u8> {
+pub(crate) fn whatsapp_text_at(ts: i64, id: &str, text: &str) -> Vec<u8> {
     let raw = String::from_utf8(fixture("whatsapp/text_message.json")).unwrap();
     raw.replace("1697043223", &ts.to_string())
         .replace("wamid.xyzxyz", id)

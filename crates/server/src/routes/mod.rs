@@ -1,3 +1,4 @@
+mod bot;
 mod channels;
 mod conversations;
 mod customers;
@@ -23,6 +24,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(stores::routes())
         .merge(hooks::routes())
         .merge(webchat::routes())
+        .merge(bot::routes())
         .route(
             "/healthz",
             get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
