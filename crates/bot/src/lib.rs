@@ -2,4 +2,5 @@
 //! `concierge bot eval`.
 
 pub mod intent;
+pub mod slang;
 pub mod text;
