@@ -2,5 +2,6 @@
 //! `concierge bot eval`.
 
 pub mod intent;
+pub mod lang;
 pub mod slang;
 pub mod text;
