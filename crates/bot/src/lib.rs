@@ -3,5 +3,6 @@
 
 pub mod intent;
 pub mod lang;
+pub mod mood;
 pub mod slang;
 pub mod text;
