@@ -215,16 +215,19 @@ const COMPLAINTS: &[(&str, f32)] = &[
     ("ninguem ajuda", 0.8),
     ("nao resolvem nada", 0.8),
     ("nao resolve nada", 0.8),
-    ("quero meu dinheiro de volta", 1.0),
-    ("dinheiro de volta", 0.8),
-    ("quero meu dinheiro", 0.8),
+    ("quero meu dinheiro de volta", 0.6),
+    ("dinheiro de volta", 0.4),
+    ("quero meu dinheiro", 0.5),
     ("cansado de esperar", 1.0),
     ("cansada de esperar", 1.0),
     ("cansei", 0.8),
     ("nao aguento mais", 1.0),
     ("saco cheio", 1.0),
     ("de brincadeira", 0.8),
-    ("uma piada", 1.0),
+    ("e uma piada", 1.0),
+    ("sao uma piada", 1.0),
+    ("que piada", 1.0),
+    ("virou piada", 1.0),
     ("falta de respeito", 1.2),
     ("desrespeito", 1.2),
     ("nunca mais compro", 1.2),
@@ -262,6 +265,7 @@ const COMPLAINTS: &[(&str, f32)] = &[
     ("enganacao", 1.2),
     ("fraude", 1.2),
     ("roubo", 1.2),
+    ("um roubo", 1.2),
     ("ladrao", 1.2),
     ("ladroes", 1.2),
     ("lixo", 1.0),
@@ -318,8 +322,8 @@ const COMPLAINTS: &[(&str, f32)] = &[
     ("no one replies", 0.8),
     ("nobody helps", 0.8),
     ("nobody is answering", 0.8),
-    ("want my money back", 1.0),
-    ("money back", 0.8),
+    ("want my money back", 0.6),
+    ("money back", 0.4),
     ("i want a refund now", 1.0),
     ("refund now", 1.0),
     ("fed up", 1.0),
@@ -347,7 +351,11 @@ const COMPLAINTS: &[(&str, f32)] = &[
     ("disgusting", 1.2),
     ("pathetic", 1.2),
     ("useless", 1.0),
-    ("a joke", 1.0),
+    ("is a joke", 1.0),
+    ("are a joke", 1.0),
+    ("what a joke", 1.0),
+    ("such a joke", 1.0),
+    ("total joke", 1.0),
     ("incompetent", 1.2),
     ("lawyer", 1.0),
     ("sue you", 1.2),
@@ -400,7 +408,9 @@ const COMPLAINTS: &[(&str, f32)] = &[
     ("verguenza", 1.2),
     ("estafa", 1.2),
     ("estafadores", 1.2),
-    ("robo", 1.2),
+    // Not "robo" alone: folded, it is also the Portuguese "robô".
+    ("es un robo", 1.2),
+    ("un robo", 1.2),
     ("ladrones", 1.2),
     ("inaceptable", 1.2),
     ("profeco", 1.2),
@@ -881,6 +891,7 @@ mod tests {
         ),
         ("que porra é essa, cadê meu pedido", true),
         ("vcs são uma piada, péssimo atendimento", true),
+        ("isso é um roubo, vcs são uma piada", true),
         ("isso é um absurdo!!!", true),
         ("ninguém responde nessa merda", true),
         ("vou abrir reclamação no reclame aqui e no procon", true),
@@ -965,6 +976,9 @@ mod tests {
         ("the class starts at 9, will my order arrive before?", false),
         ("I emailed your assistant yesterday", false),
         ("my email is joao@gmail.com", false),
+        ("tell me a joke", false),
+        ("vc é robô? quero falar com uma pessoa", false),
+        ("quero devolver e receber meu dinheiro de volta", false),
         // Spanish, not frustrated.
         ("¿dónde está mi pedido?", false),
         ("muchas gracias, todo perfecto", false),
@@ -1035,6 +1049,26 @@ mod tests {
         }
         eprintln!("fresh: {}/{} right", FRESH.len() - wrong.len(), FRESH.len());
         assert!(wrong.len() <= 2, "{wrong:#?}");
+    }
+
+    /// The starter set's 1,770 messages are routine requests, a few of them real complaints
+    /// ("péssima qualidade", "this bot is useless"): few should read as frustrated. 23 did before
+    /// "robo", "a joke" and money-back phrases were changed; 14 do now, and the two that ask
+    /// whether something is a scam ("é golpe?") are still wrongly among them.
+    #[test]
+    fn starter_set_is_mostly_calm() {
+        let all = crate::lang::tests::starter_messages();
+        let flagged: Vec<&str> = all
+            .iter()
+            .filter(|x| assess(&x.2).frustrated())
+            .map(|x| x.2.as_str())
+            .collect();
+        eprintln!(
+            "starter: {}/{} frustrated: {flagged:#?}",
+            flagged.len(),
+            all.len()
+        );
+        assert!(flagged.len() * 100 <= all.len() * 2, "{flagged:#?}");
     }
 
     #[test]
