@@ -240,6 +240,11 @@ impl Definition {
                         "{at}: answers by order state need an order_id slot"
                     ));
                 }
+                for state in ORDER_STATES {
+                    if !answers.contains_key(state) {
+                        p.push(format!("{at}.answers: no text for the {state} state"));
+                    }
+                }
                 for (state, text) in answers {
                     if !ORDER_STATES.contains(&state.as_str()) {
                         p.push(format!(
