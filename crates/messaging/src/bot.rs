@@ -271,11 +271,12 @@ async fn handle(m: &Messaging, bot: &Bot, w: &BotWork) -> Result<(), String> {
 /// The engine's effect as the store writes it; a text the channel can't take now (a closed
 /// reply window) becomes a note saying so.
 fn to_store_effect(e: Effect, conv: &ConversationView, now: i64) -> Option<BotEffect> {
-    let send = |payload: OutgoingPayload, content: Content| {
+    let send = |payload: OutgoingPayload| {
         let ctx = SendContext {
             now,
             last_incoming_at: conv.last_incoming_at.map(|t| t.0),
         };
+        let content = payload.content();
         match check_window(conv.channel_kind, &ctx, &payload.to_outgoing()) {
             Ok(()) => serde_json::to_value(&payload)
                 .ok()
@@ -287,30 +288,13 @@ fn to_store_effect(e: Effect, conv: &ConversationView, now: i64) -> Option<BotEf
         }
     };
     Some(match e {
-        Effect::Reply(text) => {
-            return send(
-                OutgoingPayload::Text { text: text.clone() },
-                Content::Text { text },
-            )
-        }
+        Effect::Reply(text) => return send(OutgoingPayload::Text { text }),
         Effect::Template(t) => {
-            let content = Content::Other {
-                kind: "template".into(),
-                text: Some(format!(
-                    "{} ({}) {}",
-                    t.name,
-                    t.language,
-                    t.params.join(" | ")
-                )),
-            };
-            return send(
-                OutgoingPayload::Template {
-                    name: t.name,
-                    language: t.language,
-                    params: t.params,
-                },
-                content,
-            );
+            return send(OutgoingPayload::Template {
+                name: t.name,
+                language: t.language,
+                params: t.params,
+            })
         }
         Effect::Note(text) => BotEffect::Note {
             text,

@@ -55,6 +55,23 @@ pub enum OutgoingPayload {
 }
 
 impl OutgoingPayload {
+    /// How the message shows in the conversation (a template as its name, language and
+    /// parameters).
+    pub fn content(&self) -> concierge_types::conversation::Content {
+        use concierge_types::conversation::Content;
+        match self {
+            OutgoingPayload::Text { text } => Content::Text { text: text.clone() },
+            OutgoingPayload::Template {
+                name,
+                language,
+                params,
+            } => Content::Other {
+                kind: "template".into(),
+                text: Some(format!("{name} ({language}) {}", params.join(" | "))),
+            },
+        }
+    }
+
     pub fn to_outgoing(&self) -> Outgoing {
         match self {
             OutgoingPayload::Text { text } => Outgoing::Text { text: text.clone() },

@@ -182,22 +182,12 @@ async fn add_message(
             if t.name.trim().is_empty() || t.language.trim().is_empty() {
                 return Err(invalid("a template needs a name and a language"));
             }
-            (
-                Content::Other {
-                    kind: "template".into(),
-                    text: Some(format!(
-                        "{} ({}) {}",
-                        t.name,
-                        t.language,
-                        t.params.join(" | ")
-                    )),
-                },
-                OutgoingPayload::Template {
-                    name: t.name,
-                    language: t.language,
-                    params: t.params,
-                },
-            )
+            let payload = OutgoingPayload::Template {
+                name: t.name,
+                language: t.language,
+                params: t.params,
+            };
+            (payload.content(), payload)
         }
         _ => {
             return Err(invalid(
