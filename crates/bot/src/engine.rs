@@ -249,7 +249,7 @@ struct Ctx<'a> {
     handoff_reason: Option<String>,
     order: Option<Order>,
     signals: Vec<&'static str>,
-    /// `bot`, or `person` when only rules run.
+    /// The owner kind rules see: `bot`, or the person's (`queue`, `agent`, `unassigned`).
     owner: &'static str,
 }
 
@@ -276,11 +276,14 @@ impl Bot {
 
     /// The message rules alone, for a conversation a person owns: labels, reminders,
     /// assignments and texts, never a handoff. Returns the effects and the rules that fired.
+    /// `owner` is the conversation's owner kind (`queue`, `agent`, `unassigned`). Nothing here
+    /// speaks to the customer or gives the conversation back to the bot: a person has it.
     pub fn rules_only(
         &self,
         event: RuleEvent,
         turn: &Turn<'_>,
         language: Option<&str>,
+        owner: &'static str,
     ) -> (Vec<Effect>, Vec<String>) {
         let state = State {
             language: language.map(str::to_string),
@@ -288,9 +291,35 @@ impl Bot {
             ..State::default()
         };
         let mut c = self.context(&state, turn);
-        c.owner = "person";
+        c.owner = owner;
         c.fire_without_handoff(event);
-        (c.effects, c.record.rules)
+        let effects = c
+            .effects
+            .into_iter()
+            .filter(|e| {
+                !matches!(
+                    e,
+                    Effect::Reply(_) | Effect::Template(_) | Effect::Assign(Target::Bot)
+                )
+            })
+            .collect();
+        (effects, c.record.rules)
+    }
+
+    /// A brand text with its `{facts.…}` filled in, for messages outside a dialogue (timers).
+    pub fn render_plain(&self, text: &str, lang: &str) -> String {
+        let customer = Customer::default();
+        let turn = Turn {
+            text: "",
+            channel: "",
+            contact_locale: None,
+            conversation_status: "",
+            customer: &customer,
+        };
+        let mut c = self.context(&State::default(), &turn);
+        c.lang = lang.to_string();
+        c.order = None;
+        c.render(text)
     }
 
     fn context<'a>(&'a self, state: &State, turn: &'a Turn<'a>) -> Ctx<'a> {
@@ -386,7 +415,7 @@ impl Ctx<'_> {
                         .def()
                         .intent(&p.intent)
                         .and_then(|i| i.slots.iter().find(|s| s.name == p.slot))
-                        .map(|s| c.def().pick(&s.prompt, &c.lang).to_string())
+                        .map(|s| c.render(c.def().pick(&s.prompt, &c.lang)))
                         .unwrap_or_default();
                     c.say(format!("{text} {prompt}").trim().to_string());
                     c.record.outcome = "fallback";
@@ -532,12 +561,13 @@ impl Ctx<'_> {
                         Some(o) => self.order = Some(o.clone()),
                         None => {
                             let intent_name = name.to_string();
+                            let slot_name = slot.name.clone();
                             return self.fail(name, "order_not_found", move |c| {
                                 let t = c.message(|m| m.order_not_found.as_ref(), ORDER_NOT_FOUND);
                                 c.say(t.replace("{order.id}", &id));
                                 c.state.pending = Some(Pending {
                                     intent: intent_name,
-                                    slot: "order_id".into(),
+                                    slot: slot_name,
                                 });
                                 c.record.outcome = "fallback";
                             });
@@ -728,10 +758,12 @@ impl Ctx<'_> {
         self.state.pending = None;
         self.record.outcome = "handoff";
         self.record.reason = Some(reason.to_string());
+        // The request the bot was working on, else what this message seemed to be about.
         let topic = self
-            .reading
-            .as_ref()
-            .and_then(|r| r.intent.clone().or(Some(r.best.clone())))
+            .record
+            .intent
+            .clone()
+            .or_else(|| self.reading.as_ref().map(|r| r.best.clone()))
             .filter(|i| i != OOS);
         let cfg = &self.def().handoff;
         let queue = cfg

@@ -340,3 +340,53 @@ fn thanks_closes_and_unreadable_messages_go_to_a_person() {
     let d = starter().respond_unreadable(&State::default(), &turn("", &c));
     assert_eq!(handoff(&d).map(|h| h.0), Some("unreadable"));
 }
+
+#[test]
+fn rules_on_a_conversation_a_person_owns_never_speak_or_take_it_back() {
+    let def = Definition::parse(
+        &json!({
+            "name": "t", "default_language": "en", "languages": ["en"],
+            "intents": [{"name": "hi", "examples": {"en": ["hello", "hi there"]}, "answer": {"en": "Hi"}}],
+            "rules": [{"name": "r", "on": "message.received",
+                       "if": [{"field": "conversation.owner", "op": "eq", "value": "agent"}],
+                       "then": [{"label": "seen"}, {"send": {"en": "auto"}}, {"assign": "bot"},
+                                {"remind": "customer wrote"}, {"handoff": "x"}]}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let bot = Bot::train(def);
+    let c = Customer::default();
+    let (effects, rules) = bot.rules_only(
+        RuleEvent::MessageReceived,
+        &turn("hello", &c),
+        None,
+        "agent",
+    );
+    assert_eq!(rules, vec!["r".to_string()]);
+    assert_eq!(
+        effects,
+        vec![
+            Effect::Label("seen".into()),
+            Effect::Note("customer wrote".into())
+        ]
+    );
+    // The owner the rule sees is the real one.
+    let (effects, _) = bot.rules_only(
+        RuleEvent::MessageReceived,
+        &turn("hello", &c),
+        None,
+        "queue",
+    );
+    assert!(effects.is_empty());
+}
+
+#[test]
+fn asking_again_fills_in_the_prompts_facts() {
+    let c = customer_with_orders(&[]);
+    let d1 = starter().respond(&State::default(), &turn("quando chega meu pedido?", &c));
+    assert_eq!(d1.record.outcome, "asked", "{d1:?}");
+    let d2 = starter().respond(&d1.state, &turn("hmm", &c));
+    let r = replies(&d2).join(" ");
+    assert!(!r.contains('{'), "placeholders left in: {r}");
+}

@@ -72,9 +72,11 @@ fn order_id(text: &str, known: &[&str]) -> Option<String> {
             .checked_sub(1)
             .and_then(|j| toks.get(j))
             .map(|p| crate::text::fold(p));
-        if prev
-            .as_deref()
-            .is_some_and(|p| ["r$", "rs", "$", "us$"].contains(&p))
+        // A price: "R$ 1200" ("R$" loses its "$" to the tokenizer) or "R$1200".
+        if t.contains('$')
+            || prev
+                .as_deref()
+                .is_some_and(|p| ["r", "r$", "rs", "us", "us$", "usd", "brl", "eur"].contains(&p))
         {
             continue;
         }
@@ -202,6 +204,8 @@ mod tests {
             o("paguei R$ 1200 no pedido 99123").as_deref(),
             Some("99123")
         );
+        assert_eq!(o("paguei R$ 1200 ontem"), None);
+        assert_eq!(o("paguei R$1200 ontem"), None);
         assert_eq!(o("meu cpf é 529.982.247-25").as_deref(), None);
         assert_eq!(o("cep 01310-100").as_deref(), None);
         assert_eq!(o("me liga no (11) 91234-5678").as_deref(), None);

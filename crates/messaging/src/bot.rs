@@ -22,8 +22,14 @@ use std::time::{Duration, Instant};
 /// The trained bot in use and the definition version it came from.
 pub struct Active {
     pub version: i64,
+    /// When that definition was saved (ms): the bot does not answer messages from before.
+    pub since: i64,
     pub bot: Bot,
 }
+
+/// Older messages are left to people: a late answer from a bot (after downtime) is worse than
+/// none.
+const STALE_MS: i64 = 3600 * 1000;
 
 const CURSOR: &str = "bot";
 /// Order events looked at per customer.
@@ -33,7 +39,10 @@ pub async fn run(m: Arc<Messaging>) {
     let mut last_timers = Instant::now() - Duration::from_secs(3600);
     loop {
         if let Err(e) = reload(&m).await {
-            tracing::error!(error = %e, "loading the bot definition failed");
+            // Messages wait for the bot rather than pass it by.
+            tracing::error!(error = %e, "loading the bot definition failed; retrying");
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            continue;
         }
         let worked = match handle_pending(&m).await {
             Ok(n) => n > 0,
@@ -57,14 +66,15 @@ pub async fn run(m: Arc<Messaging>) {
 
 /// Loads the newest definition if it changed, training it off the async threads.
 pub async fn reload(m: &Messaging) -> Result<(), String> {
-    let Some((version, body)) = m.store.bot_definition().await.map_err(|e| e.to_string())? else {
+    let Some(stored) = m.store.bot_definition().await.map_err(|e| e.to_string())? else {
         return Ok(());
     };
+    let version = stored.version;
     let current = m.active_bot().map(|a| a.version);
     if current == Some(version) {
         return Ok(());
     }
-    let def = Definition::parse(&body).map_err(|e| e.join("; "))?;
+    let def = Definition::parse(&stored.body).map_err(|e| e.join("; "))?;
     let bot = tokio::task::spawn_blocking(move || Bot::train(def))
         .await
         .map_err(|e| e.to_string())?;
@@ -74,29 +84,44 @@ pub async fn reload(m: &Messaging) -> Result<(), String> {
         train_ms = bot.report.train_ms,
         "bot definition loaded"
     );
-    m.set_active_bot(Arc::new(Active { version, bot }));
+    m.set_active_bot(Arc::new(Active {
+        version,
+        since: stored.created_at,
+        bot,
+    }));
     Ok(())
 }
 
 /// Handles every customer message not handled yet; returns how many.
 pub async fn handle_pending(m: &Messaging) -> Result<usize, String> {
     let store = &m.store;
-    let mut after: i64 = store
-        .cursor(CURSOR)
-        .await
-        .map_err(|e| e.to_string())?
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+    let cursor = store.cursor(CURSOR).await.map_err(|e| e.to_string())?;
+    let Some(mut after) = cursor.and_then(|c| c.parse::<i64>().ok()) else {
+        // First start (or an upgrade): the history before it is not the bot's to answer.
+        let last = store.last_message_id().await.map_err(|e| e.to_string())?;
+        store
+            .set_cursor(CURSOR, &last.to_string())
+            .await
+            .map_err(|e| e.to_string())?;
+        return Ok(0);
+    };
     let mut done = 0;
     loop {
-        let work = store.bot_work(after, 50).await.map_err(|e| e.to_string())?;
+        let active = m.active_bot();
+        // One message at a time while a bot is active: each decision must see the memory and
+        // version the previous one left.
+        let limit = if active.is_some() { 1 } else { 500 };
+        let work = store
+            .bot_work(after, limit)
+            .await
+            .map_err(|e| e.to_string())?;
         let Some(last) = work.last().map(|w| w.message_id) else {
             return Ok(done);
         };
         // Messages that arrive while no bot is defined are not answered later.
-        if let Some(active) = m.active_bot() {
+        if let Some(active) = active {
             for w in &work {
-                handle(m, &active.bot, w).await?;
+                handle(m, &active, w).await?;
             }
         }
         done += work.len();
@@ -166,8 +191,11 @@ async fn customer(store: &Arc<dyn Store>, id: ProfileId) -> Result<Customer, Str
     Ok(c)
 }
 
-async fn handle(m: &Messaging, bot: &Bot, w: &BotWork) -> Result<(), String> {
+async fn handle(m: &Messaging, active: &Active, w: &BotWork) -> Result<(), String> {
+    let bot = &active.bot;
     let conv = &w.conversation;
+    let now = chrono::Utc::now().timestamp_millis();
+    let fresh = w.received_at >= active.since && now - w.received_at <= STALE_MS;
     let text = text_of(&w.content);
     let customer = customer(&m.store, conv.customer_id).await?;
     let status = conv.status.as_str();
@@ -187,8 +215,7 @@ async fn handle(m: &Messaging, bot: &Bot, w: &BotWork) -> Result<(), String> {
         .as_deref()
         .and_then(|s| serde_json::from_str(s).ok())
         .unwrap_or_default();
-    let now = chrono::Utc::now().timestamp_millis();
-    let act = if w.bot_may_act {
+    let act = if w.bot_may_act && fresh {
         let decision = if text.trim().is_empty() {
             // A photo, a location, a sticker: a person should look.
             bot.respond_unreadable(&state, &turn)
@@ -233,10 +260,20 @@ async fn handle(m: &Messaging, bot: &Bot, w: &BotWork) -> Result<(), String> {
             language: state.language.clone(),
         }
     } else {
-        // A person has the conversation: only the brand's message rules apply (labels,
-        // reminders…), never the bot's words.
-        let (effects, rules) =
-            bot.rules_only(RuleEvent::MessageReceived, &turn, conv.language.as_deref());
+        // A person has the conversation (or the message is too old for the bot): only the
+        // brand's message rules apply (labels, reminders…), never the bot's words.
+        let owner = match conv.owner {
+            Owner::Queue(_) => "queue",
+            Owner::Agent(_) => "agent",
+            Owner::Bot => "bot",
+            Owner::Unassigned => "unassigned",
+        };
+        let (effects, rules) = bot.rules_only(
+            RuleEvent::MessageReceived,
+            &turn,
+            conv.language.as_deref(),
+            owner,
+        );
         BotAct {
             conversation: conv.id,
             message_id: Some(w.message_id),
@@ -370,7 +407,7 @@ pub async fn run_timers(m: &Messaging, now: i64) -> Result<usize, String> {
                     let lang = def.serve(conv.language.as_deref()).to_string();
                     rule.then
                         .iter()
-                        .filter_map(|a| timer_effect(def, a, &lang))
+                        .filter_map(|a| timer_effect(&active.bot, a, &lang))
                         .filter_map(|e| to_store_effect(e, &conv, now))
                         .map(|e| match e {
                             // Reminders come from the system, not the bot.
@@ -388,7 +425,7 @@ pub async fn run_timers(m: &Messaging, now: i64) -> Result<usize, String> {
                     conversation: conv.id,
                     message_id: None,
                     speaks_at: None,
-                    firing: Some((rule.name.clone(), anchor)),
+                    firing: Some((rule.name.clone(), anchor, silence)),
                     effects,
                     turn: None,
                     state: None,
@@ -406,11 +443,11 @@ pub async fn run_timers(m: &Messaging, now: i64) -> Result<usize, String> {
     Ok(fired)
 }
 
-fn timer_effect(def: &Definition, a: &Action, lang: &str) -> Option<Effect> {
+fn timer_effect(bot: &Bot, a: &Action, lang: &str) -> Option<Effect> {
     Some(match a {
         Action::Label(l) => Effect::Label(l.clone()),
         Action::Assign(t) => Effect::Assign(concierge_bot::rules::parse_owner(t)?),
-        Action::Send(t) => Effect::Reply(def.pick(t, lang).to_string()),
+        Action::Send(t) => Effect::Reply(bot.render_plain(bot.def.pick(t, lang), lang)),
         Action::SendTemplate(t) => Effect::Template(t.clone()),
         Action::Resolve(true) => Effect::Resolve,
         Action::Remind(t) => Effect::Note(t.clone()),

@@ -278,6 +278,16 @@ pub struct BotWork {
     pub version: i64,
     /// The bot owns the conversation, or nobody does and no person has touched it.
     pub bot_may_act: bool,
+    /// When the message reached us (ms; the webhook's arrival, not the provider's clock).
+    pub received_at: i64,
+}
+
+/// A stored bot definition.
+#[derive(Debug, Clone)]
+pub struct BotDefinition {
+    pub version: i64,
+    pub body: String,
+    pub created_at: i64,
 }
 
 /// What the bot or a rule does to a conversation, applied in order in one transaction.
@@ -312,9 +322,9 @@ pub struct BotAct {
     /// `Some(version)`: the bot speaks, so the conversation must still be the bot's at that
     /// version, else nothing is written. `None`: rules only, which apply whoever owns it.
     pub speaks_at: Option<i64>,
-    /// For a timer rule: `(rule, anchor)`, written once; a second firing for the same silence
-    /// is a no-op.
-    pub firing: Option<(String, i64)>,
+    /// For a timer rule: `(rule, anchor, silence)`, written once and only while the
+    /// conversation is still in that silence; a second firing for the same silence is a no-op.
+    pub firing: Option<(String, i64, Silence)>,
     pub effects: Vec<BotEffect>,
     pub turn: Option<BotTurn>,
     /// The bot's new memory of the conversation.
@@ -347,7 +357,8 @@ pub enum BotApplied {
 /// Which silence a timer rule waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Silence {
-    /// The brand wrote last (`open`/`pending`); anchored at the last message.
+    /// The brand wrote last (`open`/`pending`) and the customer is not waiting for a person;
+    /// anchored at the customer's last message.
     Customer,
     /// A person (queue or agent) owns it and no person has answered the customer's last message
     /// yet; anchored at that message.
@@ -491,8 +502,10 @@ pub trait Store: Send + Sync + 'static {
     // ---- bot and automation ----
     /// Keeps a new bot definition (JSON); returns its version. The newest is the active one.
     async fn save_bot_definition(&self, body: String) -> Result<i64, StoreError>;
-    /// The active bot definition: `(version, body)`.
-    async fn bot_definition(&self) -> Result<Option<(i64, String)>, StoreError>;
+    /// The active bot definition.
+    async fn bot_definition(&self) -> Result<Option<BotDefinition>, StoreError>;
+    /// The newest message's id (where a bot starting fresh begins).
+    async fn last_message_id(&self) -> Result<i64, StoreError>;
     /// Customer messages with ids above `after`, oldest first.
     async fn bot_work(&self, after: i64, limit: usize) -> Result<Vec<BotWork>, StoreError>;
     async fn bot_apply(&self, act: BotAct) -> Result<BotApplied, StoreError>;

@@ -546,6 +546,51 @@ fn timer_rules_remind_the_agent_and_close_silent_conversations() {
         .admin("GET", &format!("/api/v1/conversations/{a}"), None)
         .json();
     assert_eq!(c["status"], "resolved", "{c}");
+    // The one waiting for a person is not "silent": nobody closes it on them.
+    let c = s
+        .admin("GET", &format!("/api/v1/conversations/{w}"), None)
+        .json();
+    assert_eq!(c["status"], "open", "{c}");
+}
+
+#[test]
+fn two_messages_in_a_row_are_both_answered() {
+    let provider = FakeProvider::start(vec![(
+        200,
+        r#"{"messaging_product":"whatsapp","messages":[{"id":"wamid.OUT"}]}"#,
+    )]);
+    let s = Server::start();
+    let (wa, _) = connect(&s, "whatsapp", whatsapp_config(&provider.url));
+    train_starter(&s);
+    let phone = "5511900000009";
+    assert_eq!(meta_post(&s, &wa, &wa_text(phone, "wamid.r1", "oi")), 200);
+    assert_eq!(
+        meta_post(
+            &s,
+            &wa,
+            &wa_text(
+                phone,
+                "wamid.r2",
+                "qual o horário de funcionamento da loja?"
+            )
+        ),
+        200
+    );
+    let id = conversation_of(&s, phone)["id"].as_i64().unwrap();
+    eventually("both messages", || {
+        (messages(&s, id)
+            .iter()
+            .filter(|m| m["direction"] == "incoming")
+            .count()
+            == 2)
+            .then_some(())
+    });
+    settle(&s, id);
+    let bot = messages(&s, id)
+        .iter()
+        .filter(|m| m["author"] == "bot" && m["private"] == false)
+        .count();
+    assert_eq!(bot, 2, "{:?}", messages(&s, id));
 }
 
 #[test]

@@ -45,8 +45,18 @@ pub async fn activate(
         .await
         .map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))?;
     let version = store.save_bot_definition(body).await?;
+    let since = store
+        .bot_definition()
+        .await?
+        .filter(|d| d.version == version)
+        .map(|d| d.created_at)
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
     let report = json!({"version": version, "name": bot.def.name, "training": bot.report});
-    messaging.set_active_bot(Arc::new(Active { version, bot }));
+    messaging.set_active_bot(Arc::new(Active {
+        version,
+        since,
+        bot,
+    }));
     messaging.bot_wake.notify_one();
     Ok(report)
 }

@@ -10,8 +10,8 @@ use super::conversations::{conversation_by_id, CONVERSATION_COLUMNS, CONVERSATIO
 use super::now_ms;
 use super::writer::{canon_of, Writer};
 use crate::{
-    BotAct, BotApplied, BotEffect, BotTurnRow, BotWork, ConversationChange, NewMessage, Silence,
-    StoreError,
+    BotAct, BotApplied, BotDefinition, BotEffect, BotTurnRow, BotWork, ConversationChange,
+    NewMessage, Silence, StoreError,
 };
 use concierge_types::conversation::{Author, Content, ConversationView};
 use concierge_types::view::TimelineEvent;
@@ -99,7 +99,11 @@ impl Writer {
                 outcome = BotApplied::Silenced;
             }
         }
-        if let Some((rule, anchor)) = &act.firing {
+        if let Some((rule, anchor, silence)) = &act.firing {
+            // The customer (or a person) may have written since the timer looked.
+            if !still_silent(&self.conn, act.conversation, *silence, *anchor)? {
+                return Ok(BotApplied::Skipped);
+            }
             let n = self.conn.execute(
                 "INSERT INTO rule_firings (rule, conversation_id, anchor, fired_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT DO NOTHING",
@@ -240,14 +244,28 @@ impl Writer {
 
 // ---- reads ----
 
-pub(super) fn bot_definition(conn: &Connection) -> Result<Option<(i64, String)>, StoreError> {
+pub(super) fn bot_definition(conn: &Connection) -> Result<Option<BotDefinition>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT id, body FROM bot_definitions ORDER BY id DESC LIMIT 1",
+            "SELECT id, body, created_at FROM bot_definitions ORDER BY id DESC LIMIT 1",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| {
+                Ok(BotDefinition {
+                    version: r.get(0)?,
+                    body: r.get(1)?,
+                    created_at: r.get(2)?,
+                })
+            },
         )
         .optional()?)
+}
+
+pub(super) fn last_message_id(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(
+        conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 pub(super) fn bot_work(
@@ -256,7 +274,8 @@ pub(super) fn bot_work(
     limit: usize,
 ) -> Result<Vec<BotWork>, StoreError> {
     let sql = format!(
-        "SELECT m.id, m.content, c.bot_state, c.bot_version, c.owner_kind, c.human_at, {CONVERSATION_COLUMNS}
+        "SELECT m.id, m.content, c.bot_state, c.bot_version, c.owner_kind, c.human_at,
+           COALESCE((SELECT i.received_at FROM inbound i WHERE i.id = m.inbound_id), m.created_at), {CONVERSATION_COLUMNS}
          FROM {CONVERSATION_FROM} JOIN messages m ON m.conversation_id = c.id
          WHERE m.direction = 'incoming' AND m.id > ?1 AND m.author = 'customer' AND m.edited = 0
          ORDER BY m.id LIMIT ?2"
@@ -272,12 +291,13 @@ pub(super) fn bot_work(
             r.get::<_, Option<String>>(2)?,
             r.get::<_, i64>(3)?,
             owner == "bot" || (owner == "unassigned" && human_at.is_none()),
-            super::conversations::conversation_row_at(r, 6)?,
+            r.get::<_, i64>(6)?,
+            super::conversations::conversation_row_at(r, 7)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (message_id, content, state, version, bot_may_act, conversation) = row?;
+        let (message_id, content, state, version, bot_may_act, received_at, conversation) = row?;
         let content: Content = serde_json::from_str(&content).map_err(json_err)?;
         out.push(BotWork {
             message_id,
@@ -286,6 +306,7 @@ pub(super) fn bot_work(
             state,
             version,
             bot_may_act,
+            received_at,
         });
     }
     Ok(out)
@@ -321,6 +342,32 @@ pub(super) fn events_named(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// `(anchor, when, condition)` of a silence: the anchor identifies one silence (a rule fires once
+/// per anchor), `when` is the time it started.
+fn silence_sql(silence: Silence) -> (&'static str, &'static str, &'static str) {
+    match silence {
+        // The brand wrote last; anchored at the customer's last message so the rule's own text
+        // does not start a new silence. A customer waiting for a person is not silent.
+        Silence::Customer => (
+            "COALESCE(c.last_incoming_at, 0)",
+            "c.last_message_at",
+            "c.status IN ('open', 'pending') AND c.last_message_at IS NOT NULL
+             AND c.last_message_at > COALESCE(c.last_incoming_at, 0)
+             AND NOT (c.owner_kind IN ('queue', 'agent') AND NOT EXISTS (
+                 SELECT 1 FROM messages a WHERE a.conversation_id = c.id AND a.author = 'agent'
+                   AND a.private = 0 AND a.created_at >= COALESCE(c.last_incoming_at, 0)))",
+        ),
+        // The bot's "a person is coming" is not an answer: only a person's message is.
+        Silence::Agent => (
+            "c.last_incoming_at",
+            "c.last_incoming_at",
+            "c.status = 'open' AND c.owner_kind IN ('queue', 'agent') AND c.last_incoming_at IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM messages a WHERE a.conversation_id = c.id AND a.author = 'agent'
+                             AND a.private = 0 AND a.created_at >= c.last_incoming_at)",
+        ),
+    }
+}
+
 pub(super) fn silent_conversations(
     conn: &Connection,
     silence: Silence,
@@ -328,31 +375,34 @@ pub(super) fn silent_conversations(
     before: i64,
     limit: usize,
 ) -> Result<Vec<(ConversationView, i64)>, StoreError> {
-    let (anchor, condition) = match silence {
-        Silence::Customer => (
-            "c.last_message_at",
-            "c.status IN ('open', 'pending') AND c.last_message_at IS NOT NULL
-             AND c.last_message_at > COALESCE(c.last_incoming_at, 0)",
-        ),
-        Silence::Agent => (
-            "c.last_incoming_at",
-            // The bot's "a person is coming" is not an answer: only a person's message is.
-            "c.status = 'open' AND c.owner_kind IN ('queue', 'agent') AND c.last_incoming_at IS NOT NULL
-             AND NOT EXISTS (SELECT 1 FROM messages a WHERE a.conversation_id = c.id AND a.author = 'agent'
-                             AND a.private = 0 AND a.created_at >= c.last_incoming_at)",
-        ),
-    };
+    let (anchor, when, condition) = silence_sql(silence);
     let sql = format!(
         "SELECT {anchor}, {CONVERSATION_COLUMNS} FROM {CONVERSATION_FROM}
-         WHERE {condition} AND {anchor} <= ?1
+         WHERE {condition} AND {when} <= ?1
            AND NOT EXISTS (SELECT 1 FROM rule_firings f WHERE f.rule = ?2 AND f.conversation_id = c.id AND f.anchor = {anchor})
-         ORDER BY {anchor} LIMIT ?3"
+         ORDER BY {when} LIMIT ?3"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![before, rule, limit as i64], |r| {
         Ok((super::conversations::conversation_row_at(r, 1)?, r.get(0)?))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Whether the conversation is still in the silence `anchor` names.
+fn still_silent(
+    conn: &Connection,
+    conversation: i64,
+    silence: Silence,
+    anchor: i64,
+) -> rusqlite::Result<bool> {
+    let (a, _, condition) = silence_sql(silence);
+    let sql = format!("SELECT 1 FROM conversations c WHERE c.id = ?1 AND {condition} AND {a} = ?2");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![conversation, anchor], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 pub(super) fn bot_turns(

@@ -242,6 +242,17 @@ impl Writer {
                 address,
                 m.subject
             ])?;
+        if !incoming {
+            // Someone answered from the brand's own phone or app: a person, so the bot stops
+            // as it does for a reply written here.
+            self.conn
+                .prepare_cached(
+                    "UPDATE conversations SET human_at = COALESCE(human_at, ?1), bot_version = bot_version + 1,
+                       owner_kind = CASE WHEN owner_kind = 'bot' THEN 'unassigned' ELSE owner_kind END
+                     WHERE id = ?2",
+                )?
+                .execute(params![now_ms(), conversation])?;
+        }
         report.stored += 1;
         Ok(Some(profile))
     }
@@ -508,19 +519,19 @@ impl Writer {
                 n
             }
             ConversationChange::Resolve => self.conn.execute(
-                "UPDATE conversations SET status = 'resolved', snoozed_until = NULL, updated_at = ?1 WHERE id = ?2",
+                "UPDATE conversations SET status = 'resolved', snoozed_until = NULL, updated_at = ?1, bot_version = bot_version + 1 WHERE id = ?2",
                 params![now, conversation],
             )?,
             ConversationChange::Reopen => self.conn.execute(
-                "UPDATE conversations SET status = 'open', snoozed_until = NULL, updated_at = ?1 WHERE id = ?2",
+                "UPDATE conversations SET status = 'open', snoozed_until = NULL, updated_at = ?1, bot_version = bot_version + 1 WHERE id = ?2",
                 params![now, conversation],
             )?,
             ConversationChange::Pending => self.conn.execute(
-                "UPDATE conversations SET status = 'pending', snoozed_until = NULL, updated_at = ?1 WHERE id = ?2",
+                "UPDATE conversations SET status = 'pending', snoozed_until = NULL, updated_at = ?1, bot_version = bot_version + 1 WHERE id = ?2",
                 params![now, conversation],
             )?,
             ConversationChange::Snooze(until) => self.conn.execute(
-                "UPDATE conversations SET status = 'snoozed', snoozed_until = ?1, updated_at = ?2 WHERE id = ?3",
+                "UPDATE conversations SET status = 'snoozed', snoozed_until = ?1, updated_at = ?2, bot_version = bot_version + 1 WHERE id = ?3",
                 params![until, now, conversation],
             )?,
         };

@@ -15,10 +15,10 @@ pub mod schema;
 mod writer;
 
 use crate::{
-    ApplyReport, BotAct, BotApplied, BotTurnRow, BotWork, ChannelRecord, ConversationChange,
-    ConversationFilter, Cursor, IngestReport, IntegrationEvent, KeyInfo, NewChannel, NewInbound,
-    NewMessage, OutboxItem, OutboxOutcome, PendingInbound, Progress, Silence, Store, StoreError,
-    StoreStats, Subscription,
+    ApplyReport, BotAct, BotApplied, BotDefinition, BotTurnRow, BotWork, ChannelRecord,
+    ConversationChange, ConversationFilter, Cursor, IngestReport, IntegrationEvent, KeyInfo,
+    NewChannel, NewInbound, NewMessage, OutboxItem, OutboxOutcome, PendingInbound, Progress,
+    Silence, Store, StoreError, StoreStats, Subscription,
 };
 use async_trait::async_trait;
 use concierge_identity::Rules;
@@ -495,8 +495,12 @@ impl Store for SqliteStore {
         self.write(move |w| w.save_bot_definition(body)).await
     }
 
-    async fn bot_definition(&self) -> Result<Option<(i64, String)>, StoreError> {
+    async fn bot_definition(&self) -> Result<Option<BotDefinition>, StoreError> {
         self.read(bot::bot_definition).await
+    }
+
+    async fn last_message_id(&self) -> Result<i64, StoreError> {
+        self.read(bot::last_message_id).await
     }
 
     async fn bot_work(&self, after: i64, limit: usize) -> Result<Vec<BotWork>, StoreError> {

@@ -261,6 +261,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE conversations ADD COLUMN human_at INTEGER;
     ALTER TABLE conversations ADD COLUMN language TEXT;
     ALTER TABLE conversations ADD COLUMN handoff_reason TEXT;
+    UPDATE conversations SET human_at = (SELECT MIN(m.created_at) FROM messages m
+        WHERE m.conversation_id = conversations.id AND m.private = 0 AND m.author IN ('agent', 'brand'));
     CREATE INDEX messages_incoming ON messages (direction, id);
     CREATE TABLE conversation_labels (
         conversation_id INTEGER NOT NULL,
