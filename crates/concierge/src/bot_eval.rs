@@ -135,13 +135,24 @@ struct Figures {
     oos_recall: f64,
     oos_precision: f64,
     accuracy_151: f64,
+    /// The chance that an in-scope query scores above an out-of-scope one: how well the score
+    /// separates them, whatever the threshold.
+    oos_auroc: f64,
     oos: usize,
 }
 
 fn figures(model: &Model, data: &[(String, String)]) -> Figures {
     let (mut in_n, mut in_right, mut oos_n, mut oos_caught, mut pred_oos) = (0, 0, 0, 0, 0);
+    // (score, in scope); a query the `oos` class takes outright scores lowest.
+    let mut ranked: Vec<(f32, bool)> = Vec::with_capacity(data.len());
     for (text, label) in data {
         let p = model.predict(text);
+        let score = if p.best == OOS {
+            f32::NEG_INFINITY
+        } else {
+            p.confidence
+        };
+        ranked.push((score, label != OOS));
         if label == OOS {
             oos_n += 1;
             if p.intent.is_none() {
@@ -162,8 +173,41 @@ fn figures(model: &Model, data: &[(String, String)]) -> Figures {
         oos_recall: oos_caught as f64 / oos_n.max(1) as f64,
         oos_precision: oos_caught as f64 / pred_oos.max(1) as f64,
         accuracy_151: (in_right + oos_caught) as f64 / data.len().max(1) as f64,
+        oos_auroc: auroc(ranked),
         oos: oos_n,
     }
+}
+
+/// Area under the ROC curve of in-scope against out-of-scope scores (ties count half).
+fn auroc(mut ranked: Vec<(f32, bool)>) -> f64 {
+    ranked.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let (mut oos_below, mut pairs_won, mut i) = (0.0f64, 0.0f64, 0);
+    while i < ranked.len() {
+        let j = i + ranked[i..]
+            .iter()
+            .take_while(|r| r.0 == ranked[i].0)
+            .count();
+        let group = &ranked[i..j];
+        let (ins, oos) =
+            group.iter().fold(
+                (0.0, 0.0),
+                |(a, b), r| {
+                    if r.1 {
+                        (a + 1.0, b)
+                    } else {
+                        (a, b + 1.0)
+                    }
+                },
+            );
+        pairs_won += ins * (oos_below + oos / 2.0);
+        oos_below += oos;
+        i = j;
+    }
+    let ins = ranked.iter().filter(|r| r.1).count() as f64;
+    if ins == 0.0 || oos_below == 0.0 {
+        return f64::NAN;
+    }
+    pairs_won / (ins * oos_below)
 }
 
 /// An f32 as the f64 that prints the same (5e-6, not 4.999999873689376e-6).
@@ -208,6 +252,7 @@ impl Candidate {
             "unseen_norm": self.opts.unseen_norm, "oos_score": score_name(self.score),
             "threshold": short(self.threshold), "val_accuracy_151": self.val.accuracy_151,
             "val_in_scope_accuracy": self.val.in_scope_accuracy, "val_oos_recall": self.val.oos_recall,
+            "val_oos_auroc": self.val.oos_auroc,
             "train_seconds": self.train_seconds,
         })
     }
@@ -363,6 +408,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
             serde_json::json!({
                 "in_scope_accuracy": fig.in_scope_accuracy, "oos_recall": fig.oos_recall,
                 "oos_precision": fig.oos_precision, "accuracy_151": fig.accuracy_151,
+                "oos_auroc": fig.oos_auroc, "val_oos_auroc": pick.val.oos_auroc,
                 "threshold": short(pick.threshold), "val_accuracy_151": pick.val.accuracy_151,
                 "val_in_scope_accuracy": pick.val.in_scope_accuracy,
                 "val_oos_recall": pick.val.oos_recall,
@@ -388,13 +434,14 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     );
     if args.verbose {
         println!();
-        println!("  val acc151  in-scope  oos rec  setting");
+        println!("  val acc151  in-scope  oos rec  AUROC  setting");
         for c in &tried {
             println!(
-                "  {:>9.2}% {:>8.2}% {:>7.1}%  {}",
+                "  {:>9.2}% {:>8.2}% {:>7.1}%  {:.3}  {}",
                 c.val.accuracy_151 * 100.0,
                 c.val.in_scope_accuracy * 100.0,
                 c.val.oos_recall * 100.0,
+                c.val.oos_auroc,
                 c.setting()
             );
         }
@@ -430,11 +477,16 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         pick.setting()
     );
     println!(
-        "  val: {:.1} % over 151 classes, {:.1} % in-scope, {:.1} % oos recall; test: {:.1} % over 151 classes",
+        "  val: {:.1} % over 151 classes, {:.1} % in-scope, {:.1} % oos recall, AUROC {:.3}",
         pick.val.accuracy_151 * 100.0,
         pick.val.in_scope_accuracy * 100.0,
         pick.val.oos_recall * 100.0,
-        fig.accuracy_151 * 100.0
+        pick.val.oos_auroc,
+    );
+    println!(
+        "  test: {:.1} % over 151 classes, AUROC {:.3} (in-scope against out-of-scope scores, whatever the threshold)",
+        fig.accuracy_151 * 100.0,
+        fig.oos_auroc
     );
     println!(
         "  training {:.2} s (the chosen setting; selection took {select_s:.1} s), single query p50 {p50:.3} ms, p99 {p99:.3} ms",
@@ -493,4 +545,22 @@ fn eval_csv(args: &EvalArgs, base: TrainOptions) -> Result<()> {
         println!("  single query        p50 {p50:.3} ms, p99 {p99:.3} ms");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auroc_counts_pairs_won_and_ties_half() {
+        // In scope at 3 and 1, out of scope at 2 and 0: 3 of 4 pairs won.
+        let r = vec![(3.0, true), (2.0, false), (1.0, true), (0.0, false)];
+        assert_eq!(auroc(r), 0.75);
+        assert_eq!(auroc(vec![(1.0, true), (0.0, false)]), 1.0);
+        assert_eq!(auroc(vec![(0.0, true), (1.0, false)]), 0.0);
+        // A tie is half a pair; forced out of scope (-inf) ranks lowest.
+        let r = vec![(1.0, true), (1.0, false), (f32::NEG_INFINITY, false)];
+        assert_eq!(auroc(r), 0.75);
+        assert!(auroc(vec![(1.0, true)]).is_nan());
+    }
 }
