@@ -484,7 +484,7 @@ impl Model {
 
     /// Sets the threshold that maximises accuracy over `held_out` (`None` = out of scope),
     /// counting out of scope as one more class: the rule of the CLINC150 paper. Among equally
-    /// good thresholds, takes the median one. Returns that accuracy.
+    /// good thresholds, takes the middle of the lowest range of them. Returns that accuracy.
     pub fn tune_threshold(&mut self, held_out: &[(&str, Option<&str>)]) -> f64 {
         let scored: Vec<Scored> = held_out
             .iter()
@@ -515,9 +515,11 @@ struct Scored {
     truth_oos: bool,
 }
 
-/// The threshold with the most queries right (below it = out of scope), the median of the tied
-/// best ones, and that count. Candidates: below everything, between consecutive confidences,
-/// above everything.
+/// The threshold with the most queries right (below it = out of scope), and that count.
+/// Candidates: below everything, between consecutive confidences, above everything. Of a run of
+/// consecutive equally good candidates, the middle one (furthest from either edge); of two
+/// separate runs, the lower (answering more), as a tiny held-out set can tie "answer all" with
+/// "answer nothing".
 fn best_threshold(mut scored: Vec<Scored>) -> (f32, usize) {
     scored.sort_unstable_by(|a, b| a.confidence.total_cmp(&b.confidence));
     // With the threshold below everything, only forced ones are out of scope.
@@ -532,7 +534,9 @@ fn best_threshold(mut scored: Vec<Scored>) -> (f32, usize) {
         })
         .count() as i64;
     let mut best = right;
-    let mut ties = vec![f32::NEG_INFINITY];
+    // The first run of consecutive candidates with the best count.
+    let mut run = vec![f32::NEG_INFINITY];
+    let mut in_run = true;
     let mut i = 0;
     while i < scored.len() {
         // Raise the threshold past every query with this confidence.
@@ -557,13 +561,16 @@ fn best_threshold(mut scored: Vec<Scored>) -> (f32, usize) {
         };
         if right > best {
             best = right;
-            ties.clear();
+            run.clear();
+            in_run = true;
         }
-        if right == best {
-            ties.push(t);
+        if right == best && in_run {
+            run.push(t);
+        } else {
+            in_run = false;
         }
     }
-    (ties[ties.len() / 2], best as usize)
+    (run[run.len() / 2], best as usize)
 }
 
 fn softmax(s: &mut [f32]) {
@@ -803,6 +810,9 @@ mod tests {
         let s = vec![q(1.0, false, true, false), q(2.0, true, false, true)];
         assert_eq!(best_threshold(s), (f32::NEG_INFINITY, 2));
         assert_eq!(best_threshold(vec![]), (f32::NEG_INFINITY, 0));
+        // Answering all ties with answering nothing (two separate runs): the lower one.
+        let s = vec![q(1.0, false, true, false), q(2.0, false, false, true)];
+        assert_eq!(best_threshold(s), (f32::NEG_INFINITY, 1));
     }
 
     #[test]
