@@ -280,9 +280,9 @@ impl Grid {
         };
         Grid {
             unseen_norm: args.unseen_norm.map_or(vec![false, true], |v| vec![v]),
-            epochs: or(&args.epochs, &[TrainOptions::default().epochs]),
+            epochs: or(&args.epochs, &[TrainOptions::clinc150().epochs]),
             l2: or(&args.l2, &[5e-6, 1e-5, 2e-5]),
-            dropout: or(&args.dropout, &[0.0, TrainOptions::default().dropout]),
+            dropout: or(&args.dropout, &[0.0, TrainOptions::clinc150().dropout]),
             oos_repeat: if args.no_oos_class {
                 vec![1]
             } else {
@@ -318,7 +318,8 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         learning_rate: args.learning_rate,
         oos_class: !args.no_oos_class,
         hinge: !args.logistic,
-        ..TrainOptions::default()
+        // The grid sets the rest.
+        ..TrainOptions::clinc150()
     };
     if args.dataset == "csv" {
         return eval_csv(&args, base);
@@ -495,8 +496,8 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// A `text,category` CSV: no validation split, so the settings are the defaults (or the first
-/// value of each flag).
+/// A `text,category` CSV: no validation split, so the settings are those CLINC150's validation
+/// chose (`TrainOptions::clinc150`), or the first value of each flag.
 fn eval_csv(args: &EvalArgs, base: TrainOptions) -> Result<()> {
     let train = read_csv(args.train.as_ref().context("--train FILE")?)?;
     let test = read_csv(args.test.as_ref().context("--test FILE")?)?;
@@ -504,7 +505,7 @@ fn eval_csv(args: &EvalArgs, base: TrainOptions) -> Result<()> {
         .iter()
         .map(|(t, l)| (t.as_str(), l.as_str()))
         .collect();
-    // The first value of each list given, else the defaults.
+    // The first value of each list given, else what CLINC150 validation chose.
     let opts = TrainOptions {
         oos_class: true,
         epochs: args.epochs.first().copied().unwrap_or(base.epochs),
