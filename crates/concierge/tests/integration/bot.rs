@@ -194,6 +194,18 @@ fn train_starter(s: &Server) {
     });
 }
 
+/// A server with a WhatsApp channel (its API stood in for locally) and the starter bot.
+fn whatsapp_with_bot() -> (FakeProvider, Server, String) {
+    let provider = FakeProvider::start(vec![(
+        200,
+        r#"{"messaging_product":"whatsapp","messages":[{"id":"wamid.OUT"}]}"#,
+    )]);
+    let s = Server::start();
+    let (wa, _) = connect(&s, "whatsapp", whatsapp_config(&provider.url));
+    train_starter(&s);
+    (provider, s, wa)
+}
+
 /// Waits until the bot has handled every customer message stored so far.
 fn settle(s: &Server, conversation: i64) {
     let last_in = messages(s, conversation)
@@ -225,13 +237,7 @@ fn sent_texts(p: &FakeProvider) -> Vec<String> {
 
 #[test]
 fn the_bot_answers_from_a_website_order_hands_over_with_context_and_stays_silent() {
-    let provider = FakeProvider::start(vec![(
-        200,
-        r#"{"messaging_product":"whatsapp","messages":[{"id":"wamid.OUT"}]}"#,
-    )]);
-    let s = Server::start();
-    let (wa, _) = connect(&s, "whatsapp", whatsapp_config(&provider.url));
-    train_starter(&s);
+    let (provider, s, wa) = whatsapp_with_bot();
     // The order was placed and shipped on the website, known there by phone.
     for (path, body) in [
         (
@@ -375,13 +381,7 @@ fn the_bot_answers_from_a_website_order_hands_over_with_context_and_stays_silent
 
 #[test]
 fn a_person_always_wins_even_at_the_same_moment() {
-    let provider = FakeProvider::start(vec![(
-        200,
-        r#"{"messaging_product":"whatsapp","messages":[{"id":"wamid.OUT"}]}"#,
-    )]);
-    let s = Server::start();
-    let (wa, _) = connect(&s, "whatsapp", whatsapp_config(&provider.url));
-    train_starter(&s);
+    let (_provider, s, wa) = whatsapp_with_bot();
     let phones: Vec<String> = (0..12)
         .map(|i| format!("55119{:08}", 10_000_000 + i))
         .collect();
@@ -480,13 +480,7 @@ fn a_person_always_wins_even_at_the_same_moment() {
 
 #[test]
 fn timer_rules_remind_the_agent_and_close_silent_conversations() {
-    let provider = FakeProvider::start(vec![(
-        200,
-        r#"{"messaging_product":"whatsapp","messages":[{"id":"wamid.OUT"}]}"#,
-    )]);
-    let s = Server::start();
-    let (wa, _) = connect(&s, "whatsapp", whatsapp_config(&provider.url));
-    train_starter(&s);
+    let (_provider, s, wa) = whatsapp_with_bot();
     let (asker, waiter) = ("5511900000001", "5511900000002");
     // One asks for a person (and waits); the other gets an answer and goes quiet.
     assert_eq!(
@@ -555,13 +549,7 @@ fn timer_rules_remind_the_agent_and_close_silent_conversations() {
 
 #[test]
 fn two_messages_in_a_row_are_both_answered() {
-    let provider = FakeProvider::start(vec![(
-        200,
-        r#"{"messaging_product":"whatsapp","messages":[{"id":"wamid.OUT"}]}"#,
-    )]);
-    let s = Server::start();
-    let (wa, _) = connect(&s, "whatsapp", whatsapp_config(&provider.url));
-    train_starter(&s);
+    let (_provider, s, wa) = whatsapp_with_bot();
     let phone = "5511900000009";
     assert_eq!(meta_post(&s, &wa, &wa_text(phone, "wamid.r1", "oi")), 200);
     assert_eq!(
