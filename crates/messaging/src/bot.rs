@@ -463,6 +463,9 @@ pub struct Indicators {
     /// Of those, the ones no person touched (no handoff, no human reply or assignment).
     pub contained: u64,
     pub containment_rate: f64,
+    /// Of the contained ones, those already resolved (by the bot or a rule).
+    pub resolved_by_bot: u64,
+    pub bot_resolution_rate: f64,
     /// Customer messages the bot handled.
     pub messages: u64,
     /// Messages the bot did not understand (out of scope, low confidence, too close to call,
@@ -512,13 +515,14 @@ impl Indicators {
 
     fn of<'a>(rows: impl Iterator<Item = &'a concierge_store::BotTurnRow>) -> Indicators {
         let mut i = Indicators::default();
-        let mut convs: std::collections::BTreeMap<i64, bool> = Default::default();
+        // Per conversation: (a person was involved, resolved).
+        let mut convs: std::collections::BTreeMap<i64, (bool, bool)> = Default::default();
         let mut intents: std::collections::BTreeMap<String, u64> = Default::default();
         for r in rows {
             i.messages += 1;
             let handoff = r.outcome == "handoff";
-            let touched = convs.entry(r.conversation).or_insert(false);
-            *touched |= r.human || handoff;
+            let c = convs.entry(r.conversation).or_insert((false, r.resolved));
+            c.0 |= r.human || handoff;
             if let Some(intent) = &r.intent {
                 *intents.entry(intent.clone()).or_default() += 1;
             }
@@ -532,9 +536,14 @@ impl Indicators {
             }
         }
         i.conversations = convs.len() as u64;
-        i.contained = convs.values().filter(|t| !**t).count() as u64;
+        i.contained = convs.values().filter(|(human, _)| !*human).count() as u64;
+        i.resolved_by_bot = convs
+            .values()
+            .filter(|(human, resolved)| !*human && *resolved)
+            .count() as u64;
         let rate = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
         i.containment_rate = rate(i.contained, i.conversations);
+        i.bot_resolution_rate = rate(i.resolved_by_bot, i.conversations);
         i.fallback_rate = rate(i.fallbacks, i.messages);
         let mut intents: Vec<(String, u64)> = intents.into_iter().collect();
         intents.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

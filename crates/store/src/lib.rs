@@ -376,6 +376,8 @@ pub struct BotTurnRow {
     pub reason: Option<String>,
     /// A person replied or took the conversation at some point.
     pub human: bool,
+    /// The conversation is resolved now.
+    pub resolved: bool,
 }
 
 #[async_trait]

@@ -540,6 +540,13 @@ fn timer_rules_remind_the_agent_and_close_silent_conversations() {
         .admin("GET", &format!("/api/v1/conversations/{a}"), None)
         .json();
     assert_eq!(c["status"], "resolved", "{c}");
+    // The answered one was settled without a person; the other went to one.
+    let v = s.admin("GET", "/api/v1/bot/indicators", None).json();
+    assert_eq!(v["conversations"], 2, "{v}");
+    assert_eq!(v["contained"], 1, "{v}");
+    assert_eq!(v["resolved_by_bot"], 1, "{v}");
+    assert_eq!(v["containment_rate"], 0.5, "{v}");
+    assert_eq!(v["handoffs_by_reason"]["requested"], 1, "{v}");
     // The one waiting for a person is not "silent": nobody closes it on them.
     let c = s
         .admin("GET", &format!("/api/v1/conversations/{w}"), None)

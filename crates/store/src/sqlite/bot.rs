@@ -412,7 +412,7 @@ pub(super) fn bot_turns(
 ) -> Result<Vec<BotTurnRow>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT t.conversation_id, t.channel_kind, t.language, t.intent, t.outcome, t.reason,
-                c.human_at IS NOT NULL OR c.owner_kind IN ('queue', 'agent')
+                c.human_at IS NOT NULL OR c.owner_kind IN ('queue', 'agent'), c.status = 'resolved'
          FROM bot_turns t JOIN conversations c ON c.id = t.conversation_id
          WHERE t.created_at >= ?1 AND t.created_at < ?2 AND t.outcome NOT IN ('rules', 'silenced')
          ORDER BY t.id",
@@ -426,6 +426,7 @@ pub(super) fn bot_turns(
             outcome: r.get(4)?,
             reason: r.get(5)?,
             human: r.get(6)?,
+            resolved: r.get(7)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
