@@ -50,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The people who sign in to the workspace.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Connect messaging channels (WhatsApp, Messenger, Instagram, Telegram, Viber, TikTok…).
     Channels {
         #[command(subcommand)]
@@ -86,6 +91,24 @@ enum KeysCommand {
     List,
     /// Revoke a key by id; a running server stops accepting it within 30 seconds.
     Revoke { id: i64 },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Create a user; the password is read from standard input (one line, 10 characters or more).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["agent", "supervisor", "admin"])]
+        role: String,
+        /// The workspace's language for this person.
+        #[arg(long, default_value = "pt-BR", value_parser = ["pt-BR", "en"])]
+        language: String,
+    },
+    /// List users (id, role, e-mail, name).
+    List,
 }
 
 #[derive(Subcommand)]
@@ -258,6 +281,65 @@ fn run() -> Result<()> {
             );
             println!("webhook URL: {}/webhooks/{}", cfg.public_base(), record.id);
             println!("{}", record.id);
+            Ok(())
+        }
+        Command::Users {
+            command:
+                UsersCommand::Create {
+                    email,
+                    name,
+                    role,
+                    language,
+                },
+        } => {
+            let cfg = Config::load(&overrides)?;
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            concierge_server::session::check_password(&password).map_err(|e| anyhow::anyhow!(e))?;
+            anyhow::ensure!(
+                email.contains('@') && email.len() <= 254,
+                "--email must be an e-mail address"
+            );
+            anyhow::ensure!(!name.trim().is_empty(), "--name must not be empty");
+            let hash = concierge_server::session::hash_password(&password)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let store = open_store(&cfg)?;
+            let user = runtime.block_on(store.create_user(concierge_store::NewUser {
+                email,
+                name: name.trim().to_string(),
+                role: concierge_types::Role::parse(&role).unwrap_or(concierge_types::Role::Agent),
+                language,
+                password_hash: hash,
+            }));
+            store.shutdown();
+            let user = user?;
+            println!(
+                "created {} {} ({})",
+                user.role.as_str(),
+                user.email,
+                user.id
+            );
+            Ok(())
+        }
+        Command::Users {
+            command: UsersCommand::List,
+        } => {
+            let cfg = Config::load(&overrides)?;
+            let store = open_store(&cfg)?;
+            let users = runtime.block_on(store.users());
+            store.shutdown();
+            for u in users? {
+                println!(
+                    "{:>4}  {:<10} {:<32} {}",
+                    u.id,
+                    u.role.as_str(),
+                    u.email,
+                    u.name
+                );
+            }
             Ok(())
         }
         Command::Channels {

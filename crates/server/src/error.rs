@@ -43,6 +43,9 @@ impl From<StoreError> for Failure {
                 ErrorCode::MergeNotUndoable,
                 format!("this merge cannot be undone: {why}"),
             ),
+            StoreError::Duplicate(what) => {
+                (ErrorCode::EmailTaken, format!("{what} already exists"))
+            }
             StoreError::Backend(cause) => {
                 tracing::error!(%cause, "storage failure");
                 (

@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod error;
 mod routes;
+pub mod session;
 
 use concierge_messaging::Messaging;
 use concierge_segment::Limits;

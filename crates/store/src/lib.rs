@@ -23,7 +23,7 @@ use concierge_types::view::{
     TimelineEvent, TimelinePage,
 };
 use concierge_types::{
-    ApiKey, Identifier, KeyId, KeyScope, MergeId, NewConsent, NewEvent, ProfileId,
+    ApiKey, Identifier, KeyId, KeyScope, MergeId, NewConsent, NewEvent, ProfileId, Role, UserView,
 };
 use serde::Serialize;
 
@@ -40,6 +40,9 @@ pub enum StoreError {
     MergeAlreadyUndone,
     #[error("merge cannot be undone: {0}")]
     MergeNotUndoable(String),
+    /// A unique value (a user's e-mail) is taken.
+    #[error("already exists: {0}")]
+    Duplicate(String),
     #[error("storage failure: {0}")]
     Backend(String),
 }
@@ -380,6 +383,25 @@ pub struct BotTurnRow {
     pub resolved: bool,
 }
 
+/// A user to create; the password is hashed by the caller.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub language: String,
+    pub password_hash: String,
+}
+
+/// A signed-in session, found by the hash of its cookie token.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub user: UserView,
+    /// The token forms and scripts send back (`csrf` field or `X-CSRF-Token`).
+    pub csrf: String,
+    pub expires_at: i64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Resolves and stores `events`. Returns only once they are durably committed.
@@ -501,6 +523,31 @@ pub trait Store: Send + Sync + 'static {
     async fn claim_outbox(&self, now: i64, limit: usize) -> Result<Vec<OutboxItem>, StoreError>;
     async fn finish_outbox(&self, id: i64, outcome: OutboxOutcome) -> Result<(), StoreError>;
 
+    // ---- people ----
+    async fn create_user(&self, user: NewUser) -> Result<UserView, StoreError>;
+    async fn users(&self) -> Result<Vec<UserView>, StoreError>;
+    /// A user with their password hash, by e-mail (any case); disabled users are not found.
+    async fn user_credentials(&self, email: &str)
+        -> Result<Option<(UserView, String)>, StoreError>;
+    async fn create_session(
+        &self,
+        user: i64,
+        token_hash: String,
+        csrf: String,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// The session with this token hash, unless it has expired at `now` (ms).
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    /// Records a failed sign-in under `key` (an e-mail or an address) and returns how many
+    /// failures that key has since `since` (ms).
+    async fn login_failure(&self, key: &str, now: i64, since: i64) -> Result<u32, StoreError>;
+    async fn login_failures(&self, key: &str, since: i64) -> Result<u32, StoreError>;
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
     // ---- bot and automation ----
     /// Keeps a new bot definition (JSON); returns its version. The newest is the active one.
     async fn save_bot_definition(&self, body: String) -> Result<i64, StoreError>;

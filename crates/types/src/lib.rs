@@ -17,6 +17,7 @@ pub mod event;
 pub mod identifier;
 pub mod ids;
 pub mod normalize;
+pub mod user;
 pub mod view;
 
 pub use consent::{ChannelScope, ConsentStatus, LegalBasis, NewConsent, Purpose};
@@ -24,6 +25,7 @@ pub use error::{ApiError, ErrorCode};
 pub use event::{EventKind, NewEvent};
 pub use identifier::{Identifier, IdentifierKind};
 pub use ids::{ApiKey, ConsentId, EventId, KeyId, KeyScope, MergeId, ProfileId};
+pub use user::{Role, UserView};
 
 /// Milliseconds since the Unix epoch, UTC. Stored as an integer so SQL stays portable.
 pub type Millis = i64;

@@ -10,3 +10,4 @@ mod privacy;
 mod robustness;
 mod tracking;
 mod webchat;
+mod workspace;

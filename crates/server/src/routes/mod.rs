@@ -6,6 +6,7 @@ mod hooks;
 mod stores;
 mod tracking;
 mod webchat;
+mod workspace;
 
 pub use channels::validate_channel;
 
@@ -25,6 +26,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(hooks::routes())
         .merge(webchat::routes())
         .merge(bot::routes())
+        .merge(workspace::routes())
         .route(
             "/healthz",
             get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),

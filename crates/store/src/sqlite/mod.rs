@@ -12,13 +12,14 @@ mod bot;
 mod conversations;
 mod read;
 pub mod schema;
+mod users;
 mod writer;
 
 use crate::{
     ApplyReport, BotAct, BotApplied, BotDefinition, BotTurnRow, BotWork, ChannelRecord,
     ConversationChange, ConversationFilter, Cursor, IngestReport, IntegrationEvent, KeyInfo,
-    NewChannel, NewInbound, NewMessage, OutboxItem, OutboxOutcome, PendingInbound, Progress,
-    Silence, Store, StoreError, StoreStats, Subscription,
+    NewChannel, NewInbound, NewMessage, NewUser, OutboxItem, OutboxOutcome, PendingInbound,
+    Progress, SessionRecord, Silence, Store, StoreError, StoreStats, Subscription,
 };
 use async_trait::async_trait;
 use concierge_identity::Rules;
@@ -30,7 +31,7 @@ use concierge_types::view::{
     TimelineEvent, TimelinePage,
 };
 use concierge_types::{
-    ApiKey, Identifier, KeyId, KeyScope, MergeId, NewConsent, NewEvent, ProfileId,
+    ApiKey, Identifier, KeyId, KeyScope, MergeId, NewConsent, NewEvent, ProfileId, UserView,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use sha2::{Digest, Sha256};
@@ -543,6 +544,64 @@ impl Store for SqliteStore {
 
     async fn bot_turns(&self, since: i64, until: i64) -> Result<Vec<BotTurnRow>, StoreError> {
         self.read(move |c| bot::bot_turns(c, since, until)).await
+    }
+
+    async fn create_user(&self, user: NewUser) -> Result<UserView, StoreError> {
+        self.write(move |w| w.create_user(user)).await
+    }
+
+    async fn users(&self) -> Result<Vec<UserView>, StoreError> {
+        self.read(users::users).await
+    }
+
+    async fn user_credentials(
+        &self,
+        email: &str,
+    ) -> Result<Option<(UserView, String)>, StoreError> {
+        let email = email.to_string();
+        self.read(move |c| users::user_credentials(c, &email)).await
+    }
+
+    async fn create_session(
+        &self,
+        user: i64,
+        token_hash: String,
+        csrf: String,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.write(move |w| w.create_session(user, token_hash, csrf, expires_at))
+            .await
+    }
+
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let token_hash = token_hash.to_string();
+        self.read(move |c| users::session(c, &token_hash, now))
+            .await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        let token_hash = token_hash.to_string();
+        self.write(move |w| w.delete_session(&token_hash)).await
+    }
+
+    async fn login_failure(&self, key: &str, now: i64, since: i64) -> Result<u32, StoreError> {
+        let key = key.to_string();
+        self.write(move |w| w.login_failure(&key, now, since)).await
+    }
+
+    async fn login_failures(&self, key: &str, since: i64) -> Result<u32, StoreError> {
+        let key = key.to_string();
+        self.read(move |c| Ok(users::failures(c, &key, since)?))
+            .await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_string();
+        self.write(move |w| w.clear_login_failures(&key)).await
     }
 }
 

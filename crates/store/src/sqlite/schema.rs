@@ -293,6 +293,29 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (rule, conversation_id, anchor)
     );
     ",
+    // 4: the people who work in Concierge, their sessions and failed sign-ins.
+    "
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        email TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        language TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        disabled_at INTEGER
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions (user_id);
+    CREATE TABLE login_failures (key TEXT NOT NULL, at INTEGER NOT NULL);
+    CREATE INDEX login_failures_key ON login_failures (key, at);
+    ",
 ];
 
 /// Brings the schema up to date inside one transaction.

@@ -1,0 +1,240 @@
+//! Signing in to the workspace over plain HTTP, as a browser would: the sign-in form and its
+//! CSRF cookie, wrong passwords, throttling, the session cookie, the inbox with hostile customer
+//! text, signing out.
+
+use crate::channels::{connect, eventually, meta_post, whatsapp_config, whatsapp_text_at};
+use crate::helpers::{bin, urlencode, Response, Server};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const PASSWORD: &str = "uma senha bem longa";
+
+fn create_user(s: &Server, email: &str, role: &str, password: &str) -> std::process::Output {
+    let mut child = Command::new(bin())
+        .args([
+            "users",
+            "create",
+            "--email",
+            email,
+            "--name",
+            "Carla <b>Lima</b>",
+            "--role",
+            role,
+            "--data-dir",
+        ])
+        .arg(&s.dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn set_cookies(r: &Response) -> Vec<&str> {
+    r.headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+fn cookie_value<'a>(r: &'a Response, name: &str) -> Option<&'a str> {
+    set_cookies(r)
+        .into_iter()
+        .find_map(|c| c.strip_prefix(&format!("{name}=")))
+        .and_then(|c| c.split(';').next())
+}
+
+/// The sign-in page's token: `(cookie, form field)`.
+fn login_tokens(s: &Server) -> (String, String) {
+    let r = s.request("GET", "/login", &[("Accept-Language", "en")], b"");
+    assert_eq!(r.status, 200);
+    let cookie = cookie_value(&r, "concierge_login_csrf")
+        .unwrap()
+        .to_string();
+    let html = r.text();
+    let field = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    assert_eq!(cookie, field);
+    (cookie, field)
+}
+
+fn sign_in(s: &Server, email: &str, password: &str) -> Response {
+    let (cookie, csrf) = login_tokens(s);
+    let body = format!(
+        "email={}&password={}&csrf={csrf}",
+        urlencode(email),
+        urlencode(password)
+    );
+    s.request(
+        "POST",
+        "/login",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", &format!("concierge_login_csrf={cookie}")),
+            ("Accept-Language", "en"),
+        ],
+        body.as_bytes(),
+    )
+}
+
+#[test]
+fn sign_in_inbox_and_sign_out() {
+    let s = Server::start();
+    let out = create_user(&s, "Carla@Example.com", "agent", PASSWORD);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Same e-mail again (any case), or a short password: refused.
+    assert!(!create_user(&s, "carla@example.com", "agent", PASSWORD)
+        .status
+        .success());
+    assert!(!create_user(&s, "x@example.com", "agent", "short")
+        .status
+        .success());
+
+    // Not signed in: pages send to the sign-in form, the API answers 401.
+    let r = s.request("GET", "/app", &[], b"");
+    assert_eq!((r.status, r.header("location")), (303, Some("/login")));
+    assert_eq!(s.request("GET", "/api/v1/me", &[], b"").status, 401);
+
+    // A form without its token (another site posting it) is refused.
+    let r = s.request(
+        "POST",
+        "/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        format!(
+            "email=carla%40example.com&password={}&csrf=x",
+            urlencode(PASSWORD)
+        )
+        .as_bytes(),
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+
+    let r = sign_in(&s, "carla@example.com", "wrong password!");
+    assert_eq!(r.status, 401);
+    assert!(r.text().contains("Wrong e-mail or password"));
+    assert!(cookie_value(&r, "concierge_session").is_none());
+
+    let r = sign_in(&s, "CARLA@example.com", PASSWORD);
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some("/app")),
+        "{}",
+        r.text()
+    );
+    let set = set_cookies(&r)
+        .into_iter()
+        .find(|c| c.starts_with("concierge_session="))
+        .unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    let token = cookie_value(&r, "concierge_session").unwrap().to_string();
+    let jar = format!("concierge_session={token}");
+
+    let me = s
+        .request("GET", "/api/v1/me", &[("Cookie", &jar)], b"")
+        .json();
+    assert_eq!(me["user"]["email"], "carla@example.com");
+    assert_eq!(me["user"]["role"], "agent");
+    let csrf = me["csrf"].as_str().unwrap().to_string();
+
+    // A customer writes something hostile; the inbox shows it as text.
+    let (wa, _) = connect(&s, "whatsapp", whatsapp_config("http://127.0.0.1:9"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let evil = "<script>alert(1)</script><img src=x onerror=alert(2)>";
+    assert_eq!(
+        meta_post(&s, &wa, &whatsapp_text_at(now, "wamid.evil", evil)),
+        200
+    );
+    let page = eventually("the conversation in the inbox", || {
+        let r = s.request("GET", "/app", &[("Cookie", &jar)], b"");
+        assert_eq!(r.status, 200);
+        let html = r.text();
+        html.contains("whatsapp").then_some(r)
+    });
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    let html = page.text();
+    assert!(
+        !html.contains("<script>alert") && !html.contains("<img src=x"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    // The person's own name is escaped too.
+    assert!(html.contains("Carla &lt;b&gt;Lima&lt;/b&gt;"), "{html}");
+
+    // Signing out needs the session's token; then the cookie signs nobody in.
+    let r = s.request(
+        "POST",
+        "/logout",
+        &[
+            ("Cookie", &jar),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        b"csrf=nope",
+    );
+    assert_eq!(r.status, 403);
+    let r = s.request(
+        "POST",
+        "/logout",
+        &[
+            ("Cookie", &jar),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        format!("csrf={csrf}").as_bytes(),
+    );
+    assert_eq!((r.status, r.header("location")), (303, Some("/login")));
+    assert_eq!(
+        s.request("GET", "/api/v1/me", &[("Cookie", &jar)], b"")
+            .status,
+        401
+    );
+}
+
+#[test]
+fn repeated_wrong_passwords_lock_the_account_for_a_while() {
+    let s = Server::start();
+    assert!(create_user(&s, "ana@example.com", "admin", PASSWORD)
+        .status
+        .success());
+    for _ in 0..5 {
+        assert_eq!(
+            sign_in(&s, "ana@example.com", "not the password").status,
+            401
+        );
+    }
+    // Even the right password waits now.
+    let r = sign_in(&s, "ana@example.com", PASSWORD);
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.header("retry-after"), Some("900"));
+    assert!(cookie_value(&r, "concierge_session").is_none());
+    // Another account is not affected.
+    assert!(create_user(&s, "bia@example.com", "supervisor", PASSWORD)
+        .status
+        .success());
+    assert_eq!(sign_in(&s, "bia@example.com", PASSWORD).status, 303);
+    // Unknown e-mails get the same answer as wrong passwords.
+    let r = sign_in(&s, "nobody@example.com", PASSWORD);
+    assert_eq!(r.status, 401);
+    assert!(r.text().contains("Wrong e-mail or password"));
+}
