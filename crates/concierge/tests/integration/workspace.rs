@@ -238,3 +238,147 @@ fn repeated_wrong_passwords_lock_the_account_for_a_while() {
     assert_eq!(r.status, 401);
     assert!(r.text().contains("Wrong e-mail or password"));
 }
+
+#[test]
+fn an_agent_works_a_whatsapp_conversation_in_chromium() {
+    use crate::channels::FakeProvider;
+    use std::io::{BufRead, BufReader};
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "this test drives Debian's chromium ({chromium}); .ci/run installs it"
+    );
+    let provider = FakeProvider::start(vec![(
+        200,
+        r#"{"messaging_product":"whatsapp","messages":[{"id":"wamid.AGENT1"}]}"#,
+    )]);
+    let s = Server::start();
+    assert!(create_user(&s, "carla@example.com", "agent", PASSWORD)
+        .status
+        .success());
+    let (wa, _) = connect(&s, "whatsapp", whatsapp_config(&provider.url));
+    let shots = crate::helpers::workspace().join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let evil = "<script>alert(1)</script><img src=x onerror=alert(2)>";
+    let reply = "Oi! Já estou vendo seu pedido.";
+    let mut child = Command::new("node")
+        .arg(crate::tracking::node_modules().join("workspace.mjs"))
+        .arg(format!("http://{}", s.addr))
+        .env("CHROMIUM", &chromium)
+        .env("EMAIL", "carla@example.com")
+        .env("PASSWORD", PASSWORD)
+        .env("CONTACT", "Test Name")
+        .env("EVIL", evil)
+        .env("REPLY", reply)
+        .env("SHOTS", &shots)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run node tests/clients/workspace.mjs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let mut expect = |marker: &str| loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("the browser driver ended before {marker}: {seen:?}"))
+            .unwrap();
+        seen.push(line.clone());
+        assert!(!line.starts_with("FAIL"), "{line} (after {seen:?})");
+        if line.trim() == marker {
+            return;
+        }
+    };
+    expect("SIGNED_IN");
+    // Only now does the customer write: the open inbox must show it live.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert_eq!(
+        meta_post(&s, &wa, &whatsapp_text_at(now, "wamid.live1", evil)),
+        200
+    );
+    expect("LIVE_OK");
+    expect("ESCAPED_OK");
+    expect("REPLIED");
+    // The reply reached the provider, with the agent's words.
+    let sent = eventually("the reply at the provider", || {
+        provider
+            .requests()
+            .into_iter()
+            .find(|r| String::from_utf8_lossy(&r.body).contains("Já estou vendo"))
+    });
+    assert!(sent.path.ends_with("/messages"), "{}", sent.path);
+    expect("RESOLVED");
+    expect("OK");
+    assert!(child.wait().unwrap().success());
+    assert!(shots.join("inbox.png").exists() && shots.join("conversation.png").exists());
+}
+
+#[test]
+fn an_agent_cannot_open_admin_pages() {
+    let s = Server::start();
+    assert!(create_user(&s, "agent@example.com", "agent", PASSWORD)
+        .status
+        .success());
+    assert!(create_user(&s, "admin@example.com", "admin", PASSWORD)
+        .status
+        .success());
+    let jar = |email: &str| {
+        let r = sign_in(&s, email, PASSWORD);
+        format!(
+            "concierge_session={}",
+            cookie_value(&r, "concierge_session").unwrap()
+        )
+    };
+    let agent = jar("agent@example.com");
+    let r = s.request("GET", "/app/admin/users", &[("Cookie", &agent)], b"");
+    assert_eq!(r.status, 403, "{}", r.text());
+    let admin = jar("admin@example.com");
+    let r = s.request("GET", "/app/admin/users", &[("Cookie", &admin)], b"");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("agent@example.com"));
+    // The admin creates a user in the page; the form needs the session's token.
+    let csrf = s
+        .request("GET", "/api/v1/me", &[("Cookie", &admin)], b"")
+        .json()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let form = format!(
+        "csrf={csrf}&name=Davi&email=davi%40example.com&password={}&role=supervisor&language=en",
+        urlencode(PASSWORD)
+    );
+    let r = s.request(
+        "POST",
+        "/app/admin/users",
+        &[
+            ("Cookie", &admin),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        form.as_bytes(),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(sign_in(&s, "davi@example.com", PASSWORD).status, 303);
+    // The agent can't, even with their own valid token.
+    let agent_csrf = s
+        .request("GET", "/api/v1/me", &[("Cookie", &agent)], b"")
+        .json()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s.request(
+        "POST",
+        "/app/admin/users",
+        &[
+            ("Cookie", &agent),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        format!(
+            "csrf={agent_csrf}&name=X&email=x%40example.com&password={}&role=admin",
+            urlencode(PASSWORD)
+        )
+        .as_bytes(),
+    );
+    assert_eq!(r.status, 403);
+}

@@ -14,7 +14,7 @@ use concierge_channels::{check_window, SendContext};
 use concierge_messaging::OutgoingPayload;
 use concierge_store::{ConversationChange, ConversationFilter, NewMessage};
 use concierge_types::conversation::{
-    Author, Content, ConversationStatus, ConversationView, MessageView, Owner,
+    Author, ConversationStatus, ConversationView, MessageView, Owner,
 };
 use concierge_types::view::Timestamp;
 use concierge_types::{ErrorCode, ProfileId};
@@ -127,7 +127,7 @@ async fn messages(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Template {
+pub(crate) struct Template {
     name: String,
     language: String,
     #[serde(default)]
@@ -162,8 +162,41 @@ async fn add_message(
             "expected {{\"text\"}} or {{\"template\": {{\"name\", \"language\", \"params\"}}}}, optionally \"private\": true: {e}"
         ))
     })?;
+    let named = req
+        .author
+        .as_deref()
+        .map(|a| a.trim().chars().take(100).collect::<String>())
+        .filter(|a| !a.is_empty());
+    // Only a named agent takes the conversation over; a shared key's name would assign everything
+    // to "the helpdesk".
+    let take_over = named.is_some();
+    let author_name = named.unwrap_or(key.name);
+    let message = post_message(
+        &s,
+        id,
+        req.text,
+        req.template,
+        req.private,
+        author_name,
+        take_over,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(message)).into_response())
+}
+
+/// A person's reply (text or template, checked against the channel's reply window) or private
+/// note, queued in the outbox in the same transaction; shared by the API and the workspace.
+pub(crate) async fn post_message(
+    s: &SharedState,
+    id: i64,
+    text: Option<String>,
+    template: Option<Template>,
+    private: bool,
+    author_name: String,
+    take_over: bool,
+) -> Result<MessageView> {
     let conversation = s.store.conversation(id).await?.ok_or_else(not_found)?;
-    let (content, payload) = match (req.text, req.template) {
+    let payload = match (text, template) {
         (Some(text), None) => {
             if text.trim().is_empty() {
                 return Err(invalid("text is empty"));
@@ -173,21 +206,17 @@ async fn add_message(
                     "text is longer than {MAX_TEXT_BYTES} bytes"
                 )));
             }
-            (
-                Content::Text { text: text.clone() },
-                OutgoingPayload::Text { text },
-            )
+            OutgoingPayload::Text { text }
         }
-        (None, Some(t)) if !req.private => {
+        (None, Some(t)) if !private => {
             if t.name.trim().is_empty() || t.language.trim().is_empty() {
                 return Err(invalid("a template needs a name and a language"));
             }
-            let payload = OutgoingPayload::Template {
+            OutgoingPayload::Template {
                 name: t.name,
                 language: t.language,
                 params: t.params,
-            };
-            (payload.content(), payload)
+            }
         }
         _ => {
             return Err(invalid(
@@ -195,7 +224,7 @@ async fn add_message(
             ))
         }
     };
-    if !req.private {
+    if !private {
         let ctx = SendContext {
             now: chrono::Utc::now().timestamp_millis(),
             last_incoming_at: conversation.last_incoming_at.map(|t| t.0),
@@ -203,15 +232,7 @@ async fn add_message(
         check_window(conversation.channel_kind, &ctx, &payload.to_outgoing())
             .map_err(|e| Failure::new(ErrorCode::ReplyWindowClosed, e))?;
     }
-    let named = req
-        .author
-        .map(|a| a.trim().chars().take(100).collect::<String>())
-        .filter(|a| !a.is_empty());
-    // Only a named agent takes the conversation over; a shared key's name would assign everything
-    // to "the helpdesk".
-    let take_over = named.is_some();
-    let author_name = named.unwrap_or(key.name);
-    let outgoing = (!req.private)
+    let outgoing = (!private)
         .then(|| serde_json::to_value(&payload))
         .transpose()
         .map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))?;
@@ -220,8 +241,8 @@ async fn add_message(
         .add_message(
             id,
             NewMessage {
-                content,
-                private: req.private,
+                content: payload.content(),
+                private,
                 author: Author::Agent,
                 author_name: Some(author_name),
                 take_over,
@@ -230,13 +251,13 @@ async fn add_message(
         )
         .await?
         .ok_or_else(not_found)?;
-    if !req.private {
+    if !private {
         s.messaging.outbox.notify_one();
     }
-    Ok((StatusCode::CREATED, Json(message)).into_response())
+    Ok(message)
 }
 
-async fn change(
+pub(crate) async fn change(
     s: &SharedState,
     id: i64,
     change: ConversationChange,

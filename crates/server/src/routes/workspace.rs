@@ -2,6 +2,7 @@
 //! that comes from a customer or a person is escaped; pages run no inline script (see the
 //! Content-Security-Policy in [`crate::session::page`]).
 
+use super::{Path, Query};
 use crate::error::Failure;
 use crate::session::{
     self, cookie, esc, page, set_cookie, token_hash, verify_password, SignedIn, COOKIE,
@@ -10,22 +11,42 @@ use crate::session::{
 use crate::SharedState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
-use concierge_store::ConversationFilter;
+use concierge_store::{ConversationChange, ConversationFilter};
+use concierge_types::conversation::{Author, ConversationView, DeliveryStatus, MessageView, Owner};
+use concierge_types::{ErrorCode, Role};
 use serde::Deserialize;
 use serde_json::json;
+use std::time::Duration;
 
 const LOGIN_CSRF: &str = "concierge_login_csrf";
 const CSS: &str = include_str!("../../assets/app.css");
+const APP_JS: &str = include_str!("../../assets/app.js");
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/app", get(inbox))
+        .route("/app/c/{id}", get(conversation_page))
+        .route("/app/c/{id}/messages", get(messages_fragment))
+        .route("/app/c/{id}/reply", post(reply))
+        .route("/app/c/{id}/{action}", post(act))
+        .route("/app/events", get(events))
+        .route("/app/admin/users", get(users_page).post(create_user))
         .route("/api/v1/me", get(me))
+        .route(
+            "/assets/app.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    APP_JS,
+                )
+            }),
+        )
         .route(
             "/assets/app.css",
             get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS) }),
@@ -45,6 +66,20 @@ struct Texts {
     inbox: &'static str,
     empty: &'static str,
     columns: [&'static str; 6],
+    reply: &'static str,
+    note: &'static str,
+    send: &'static str,
+    assign_me: &'static str,
+    resolve: &'static str,
+    reopen: &'static str,
+    customer: &'static str,
+    back: &'static str,
+    private_note: &'static str,
+    users: &'static str,
+    create: &'static str,
+    name: &'static str,
+    role: &'static str,
+    filters: [&'static str; 5],
 }
 
 const PT: Texts = Texts {
@@ -66,6 +101,20 @@ const PT: Texts = Texts {
         "Última mensagem",
         "Atualizada",
     ],
+    reply: "Responder",
+    note: "Nota interna (o cliente não vê)",
+    send: "Enviar",
+    assign_me: "Assumir",
+    resolve: "Resolver",
+    reopen: "Reabrir",
+    customer: "Cliente",
+    back: "Caixa de entrada",
+    private_note: "nota interna",
+    users: "Usuários",
+    create: "Criar",
+    name: "Nome",
+    role: "Papel",
+    filters: ["Todas", "Minhas", "Sem responsável", "Com o bot", "Em fila"],
 };
 
 const EN: Texts = Texts {
@@ -87,6 +136,20 @@ const EN: Texts = Texts {
         "Last message",
         "Updated",
     ],
+    reply: "Reply",
+    note: "Private note (the customer doesn't see it)",
+    send: "Send",
+    assign_me: "Take it",
+    resolve: "Resolve",
+    reopen: "Reopen",
+    customer: "Customer",
+    back: "Inbox",
+    private_note: "private note",
+    users: "Users",
+    create: "Create",
+    name: "Name",
+    role: "Role",
+    filters: ["All", "Mine", "Unassigned", "With the bot", "In a queue"],
 };
 
 fn texts_for(lang: &str) -> &'static Texts {
@@ -261,48 +324,418 @@ async fn me(who: SignedIn) -> Json<serde_json::Value> {
     Json(json!({"user": who.user, "csrf": who.csrf}))
 }
 
-async fn inbox(State(s): State<SharedState>, who: SignedIn) -> Result<Response, Failure> {
+fn time(t: concierge_types::view::Timestamp) -> String {
+    chrono::DateTime::from_timestamp_millis(t.0)
+        .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+fn owner_text(o: &Owner) -> String {
+    match o {
+        Owner::Unassigned => "—".into(),
+        Owner::Bot => "bot".into(),
+        Owner::Queue(q) => format!("⧗ {q}"),
+        Owner::Agent(a) => a.clone(),
+    }
+}
+
+/// The top bar every workspace page shares.
+fn top(t: &Texts, who: &SignedIn) -> String {
+    let admin = if who.user.role == Role::Admin {
+        format!("<a href=\"/app/admin/users\">{}</a>", t.users)
+    } else {
+        String::new()
+    };
+    format!(
+        "<header><a href=\"/app\"><strong>Concierge</strong></a>{admin}<span class=\"who\">{name} · {role}</span>\
+         <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <button type=\"submit\">{sign_out}</button></form></header>",
+        name = esc(&who.user.name),
+        role = who.user.role.as_str(),
+        csrf = esc(&who.csrf),
+        sign_out = t.sign_out,
+    )
+}
+
+#[derive(Deserialize)]
+struct InboxQuery {
+    view: Option<String>,
+}
+
+async fn inbox(
+    State(s): State<SharedState>,
+    who: SignedIn,
+    Query(q): Query<InboxQuery>,
+) -> Result<Response, Failure> {
     let t = texts_for(&who.user.language);
-    let list = s
+    let view = q.view.unwrap_or_default();
+    let list: Vec<ConversationView> = s
         .store
         .conversations(ConversationFilter {
-            limit: 100,
+            limit: 200,
             ..Default::default()
         })
-        .await?;
+        .await?
+        .into_iter()
+        .filter(|c| match view.as_str() {
+            "mine" => c.owner == Owner::Agent(who.user.name.clone()),
+            "unassigned" => c.owner == Owner::Unassigned,
+            "bot" => c.owner == Owner::Bot,
+            "queue" => matches!(c.owner, Owner::Queue(_)),
+            _ => true,
+        })
+        .collect();
     let mut rows = String::new();
     for c in &list {
-        let owner = match &c.owner {
-            concierge_types::conversation::Owner::Unassigned => "—".to_string(),
-            concierge_types::conversation::Owner::Bot => "bot".to_string(),
-            concierge_types::conversation::Owner::Queue(q) => format!("{q} ⧗"),
-            concierge_types::conversation::Owner::Agent(a) => a.clone(),
-        };
         rows.push_str(&format!(
-            "<tr><td>{}</td><td dir=\"auto\">{}</td><td>{}</td><td>{}</td><td dir=\"auto\">{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td dir=\"auto\"><a href=\"/app/c/{}\">{}</a></td><td>{}</td><td>{}</td><td dir=\"auto\">{}</td><td>{}</td></tr>",
             esc(c.channel_kind.as_str()),
+            c.id,
             esc(c.contact_name.as_deref().unwrap_or(&c.thread)),
             esc(c.status.as_str()),
-            esc(&owner),
+            esc(&owner_text(&c.owner)),
             esc(c.last_message_preview.as_deref().unwrap_or("")),
-            esc(serde_json::to_value(c.updated_at).ok().as_ref().and_then(|v| v.as_str()).unwrap_or("")),
+            time(c.updated_at),
         ));
     }
     let table = if list.is_empty() {
         format!("<p>{}</p>", t.empty)
     } else {
         let head: String = t.columns.iter().map(|c| format!("<th>{c}</th>")).collect();
-        format!("<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        format!("<table id=\"inbox\"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
     };
+    let filters: String = ["", "mine", "unassigned", "bot", "queue"]
+        .iter()
+        .zip(t.filters)
+        .map(|(v, label)| {
+            let current = if *v == view {
+                " aria-current=\"page\""
+            } else {
+                ""
+            };
+            format!("<a href=\"/app?view={v}\"{current}>{label}</a>")
+        })
+        .collect();
+    let last = s.store.last_message_id().await?;
     let body = format!(
-        "<header><strong>Concierge</strong><span class=\"who\">{name} · {role}</span>\
-         <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <button type=\"submit\">{sign_out}</button></form></header><main><h1>{inbox}</h1>{table}</main>",
-        name = esc(&who.user.name),
-        role = who.user.role.as_str(),
-        csrf = esc(&who.csrf),
-        sign_out = t.sign_out,
+        "{top}<main data-live=\"inbox\" data-after=\"{last}\"><h1>{inbox}</h1><nav class=\"filters\">{filters}</nav>{table}</main>\
+         <script src=\"/assets/app.js\"></script>",
+        top = top(t, &who),
         inbox = t.inbox,
     );
     Ok(page(StatusCode::OK, shell(t, t.inbox, &body)))
+}
+
+/// Delivery ticks as a WhatsApp user reads them, with a class for colour and a title in words.
+fn ticks(status: Option<DeliveryStatus>) -> String {
+    let (mark, class) = match status {
+        Some(DeliveryStatus::Queued) => ("…", "queued"),
+        Some(DeliveryStatus::Sent) => ("✓", "sent"),
+        Some(DeliveryStatus::Delivered) => ("✓✓", "delivered"),
+        Some(DeliveryStatus::Read) => ("✓✓", "read"),
+        Some(DeliveryStatus::Failed) => ("!", "failed"),
+        _ => return String::new(),
+    };
+    format!("<span class=\"ticks {class}\" title=\"{class}\">{mark}</span>")
+}
+
+fn message_html(t: &Texts, c: &ConversationView, m: &MessageView) -> String {
+    let who = match m.author {
+        Author::Customer => c.contact_name.clone().unwrap_or_else(|| c.thread.clone()),
+        Author::Agent => m.author_name.clone().unwrap_or_else(|| "agent".into()),
+        Author::Bot => "bot".into(),
+        Author::Brand => "brand".into(),
+        Author::System => "system".into(),
+    };
+    let class = if m.private {
+        "msg note"
+    } else if m.author == Author::Customer {
+        "msg in"
+    } else {
+        "msg out"
+    };
+    let label = if m.private {
+        format!(" · {}", t.private_note)
+    } else {
+        String::new()
+    };
+    format!(
+        "<article class=\"{class}\" data-id=\"{id}\"><div class=\"meta\">{who}{label} · {at} {ticks}</div>\
+         <div class=\"text\" dir=\"auto\">{text}</div></article>",
+        id = m.id,
+        who = esc(&who),
+        at = time(m.created_at),
+        ticks = ticks(m.status),
+        text = esc(&m.content.preview()),
+    )
+}
+
+async fn conversation_page(
+    State(s): State<SharedState>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, Failure> {
+    let t = texts_for(&who.user.language);
+    let Some(c) = s.store.conversation(id).await? else {
+        return Err(Failure::new(
+            ErrorCode::ConversationNotFound,
+            "no conversation has this id",
+        ));
+    };
+    let messages = s.store.messages(id, None, 500).await?.unwrap_or_default();
+    let thread: String = messages.iter().map(|m| message_html(t, &c, m)).collect();
+    let last = messages.last().map(|m| m.id).unwrap_or(0);
+    let customer = s.store.customer(c.customer_id).await?;
+    let mut panel = String::new();
+    if let Some(v) = &customer {
+        panel.push_str("<ul class=\"ids\">");
+        for i in &v.identifiers {
+            panel.push_str(&format!(
+                "<li><span class=\"kind\">{}</span> <span dir=\"auto\">{}</span> <small>{}</small></li>",
+                esc(i.kind.as_str()),
+                esc(&i.value),
+                esc(&i.last_channel)
+            ));
+        }
+        panel.push_str("</ul><dl>");
+        for (k, tr) in &v.traits {
+            let value = tr
+                .value
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| tr.value.to_string());
+            panel.push_str(&format!(
+                "<dt>{}</dt><dd dir=\"auto\">{}</dd>",
+                esc(k),
+                esc(&value)
+            ));
+        }
+        panel.push_str("</dl>");
+    }
+    let csrf = esc(&who.csrf);
+    let status_action = if c.status == concierge_types::conversation::ConversationStatus::Resolved {
+        ("reopen", t.reopen)
+    } else {
+        ("resolve", t.resolve)
+    };
+    let body = format!(
+        "{top}<main class=\"conversation\" data-live=\"conversation\" data-id=\"{id}\" data-after=\"{last}\">\
+         <section class=\"thread\"><p><a href=\"/app\">← {back}</a></p>\
+         <h1 dir=\"auto\">{contact} <small>{channel} · {status} · {owner}</small></h1>\
+         <div class=\"actions\">\
+           <form method=\"post\" action=\"/app/c/{id}/assign-me\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">{assign_me}</button></form>\
+           <form method=\"post\" action=\"/app/c/{id}/{sa}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\" id=\"status-action\">{sl}</button></form>\
+         </div>\
+         <div id=\"messages\">{thread}</div>\
+         <form class=\"reply\" method=\"post\" action=\"/app/c/{id}/reply\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+           <textarea name=\"text\" dir=\"auto\" required maxlength=\"8000\" aria-label=\"{reply}\" placeholder=\"{reply}\"></textarea>\
+           <label><input type=\"checkbox\" name=\"note\" value=\"1\"> {note}</label>\
+           <button type=\"submit\">{send}</button></form></section>\
+         <aside class=\"customer\"><h2>{customer_l}</h2>{panel}</aside></main><script src=\"/assets/app.js\"></script>",
+        top = top(t, &who),
+        back = t.back,
+        contact = esc(c.contact_name.as_deref().unwrap_or(&c.thread)),
+        channel = esc(c.channel_kind.as_str()),
+        status = esc(c.status.as_str()),
+        owner = esc(&owner_text(&c.owner)),
+        assign_me = t.assign_me,
+        sa = status_action.0,
+        sl = status_action.1,
+        reply = t.reply,
+        note = t.note,
+        send = t.send,
+        customer_l = t.customer,
+    );
+    Ok(page(
+        StatusCode::OK,
+        shell(
+            t,
+            &c.contact_name.clone().unwrap_or(c.thread.clone()),
+            &body,
+        ),
+    ))
+}
+
+#[derive(Deserialize)]
+struct After {
+    #[serde(default)]
+    after: i64,
+}
+
+/// New messages of a conversation as HTML, for the page's live updates.
+async fn messages_fragment(
+    State(s): State<SharedState>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Query(q): Query<After>,
+) -> Result<Response, Failure> {
+    let t = texts_for(&who.user.language);
+    let Some(c) = s.store.conversation(id).await? else {
+        return Err(Failure::new(
+            ErrorCode::ConversationNotFound,
+            "no conversation has this id",
+        ));
+    };
+    let messages = s
+        .store
+        .messages(id, Some(q.after), 200)
+        .await?
+        .unwrap_or_default();
+    let html: String = messages.iter().map(|m| message_html(t, &c, m)).collect();
+    Ok(page(StatusCode::OK, html))
+}
+
+#[derive(Deserialize)]
+struct ReplyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    text: String,
+    note: Option<String>,
+}
+
+async fn reply(
+    State(s): State<SharedState>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<ReplyForm>,
+) -> Result<Response, Failure> {
+    who.check_csrf(&f.csrf)?;
+    let note = f.note.is_some();
+    super::conversations::post_message(
+        &s,
+        id,
+        Some(f.text),
+        None,
+        note,
+        who.user.name.clone(),
+        !note,
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/app/c/{id}")).into_response())
+}
+
+async fn act(
+    State(s): State<SharedState>,
+    who: SignedIn,
+    Path((id, action)): Path<(i64, String)>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, Failure> {
+    who.check_csrf(&f.csrf)?;
+    let change = match action.as_str() {
+        "assign-me" => ConversationChange::Assign(Owner::Agent(who.user.name.clone())),
+        "resolve" => ConversationChange::Resolve,
+        "reopen" => ConversationChange::Reopen,
+        _ => return Err(Failure::new(ErrorCode::NotFound, "no such action")),
+    };
+    let _ = super::conversations::change(&s, id, change).await?;
+    Ok(Redirect::to(&format!("/app/c/{id}")).into_response())
+}
+
+/// `changed` whenever a message arrives anywhere (the page then fetches what it shows).
+async fn events(State(s): State<SharedState>, _who: SignedIn, Query(q): Query<After>) -> Response {
+    let stream = futures_util::stream::unfold((s, q.after), |(s, mut after)| async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            match s.store.last_message_id().await {
+                Ok(last) if last > after => {
+                    after = last;
+                    let event = Event::default().event("changed").data(last.to_string());
+                    return Some((Ok::<_, std::convert::Infallible>(event), (s, after)));
+                }
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+async fn users_page(State(s): State<SharedState>, who: SignedIn) -> Result<Response, Failure> {
+    who.require(Role::Admin)?;
+    let t = texts_for(&who.user.language);
+    let rows: String = s
+        .store
+        .users()
+        .await?
+        .iter()
+        .map(|u| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&u.name),
+                esc(&u.email),
+                u.role.as_str(),
+                esc(&u.language)
+            )
+        })
+        .collect();
+    let body = format!(
+        "{top}<main><h1>{users}</h1><table><thead><tr><th>{name}</th><th>{email}</th><th>{role}</th><th>lang</th></tr></thead><tbody>{rows}</tbody></table>\
+         <h2>{create}</h2><form class=\"new-user\" method=\"post\" action=\"/app/admin/users\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <label>{name}<input name=\"name\" required maxlength=\"100\"></label><label>{email}<input type=\"email\" name=\"email\" required></label>\
+         <label>{password}<input type=\"password\" name=\"password\" required minlength=\"10\" autocomplete=\"new-password\"></label>\
+         <label>{role}<select name=\"role\"><option>agent</option><option>supervisor</option><option>admin</option></select></label>\
+         <label>lang<select name=\"language\"><option>pt-BR</option><option>en</option></select></label>\
+         <button type=\"submit\">{create}</button></form></main>",
+        top = top(t, &who),
+        users = t.users,
+        name = t.name,
+        email = t.email,
+        role = t.role,
+        password = t.password,
+        create = t.create,
+        csrf = esc(&who.csrf),
+    );
+    Ok(page(StatusCode::OK, shell(t, t.users, &body)))
+}
+
+#[derive(Deserialize)]
+struct NewUserForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    language: String,
+}
+
+async fn create_user(
+    State(s): State<SharedState>,
+    who: SignedIn,
+    Form(f): Form<NewUserForm>,
+) -> Result<Response, Failure> {
+    who.require(Role::Admin)?;
+    who.check_csrf(&f.csrf)?;
+    let invalid = |m: &str| Failure::new(ErrorCode::InvalidRequest, m.to_string());
+    let name = f.name.trim().chars().take(100).collect::<String>();
+    let email = f.email.trim().to_lowercase();
+    if name.is_empty() || !email.contains('@') || email.len() > 254 {
+        return Err(invalid("a user needs a name and an e-mail address"));
+    }
+    let role = Role::parse(&f.role).ok_or_else(|| invalid("role is agent, supervisor or admin"))?;
+    let language = if f.language == "en" { "en" } else { "pt-BR" }.to_string();
+    session::check_password(&f.password).map_err(invalid)?;
+    let password = f.password;
+    let hash = tokio::task::spawn_blocking(move || session::hash_password(&password))
+        .await
+        .map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))?
+        .map_err(|e| Failure::new(ErrorCode::Internal, e))?;
+    s.store
+        .create_user(concierge_store::NewUser {
+            email,
+            name,
+            role,
+            language,
+            password_hash: hash,
+        })
+        .await?;
+    Ok(Redirect::to("/app/admin/users").into_response())
 }
