@@ -382,3 +382,70 @@ fn an_agent_cannot_open_admin_pages() {
     );
     assert_eq!(r.status, 403);
 }
+
+#[test]
+fn a_closed_reply_window_is_explained_and_offers_a_template() {
+    use crate::channels::{conversations, fixture, messages};
+    let s = Server::start();
+    assert!(create_user(&s, "carla@example.com", "agent", PASSWORD)
+        .status
+        .success());
+    let r = sign_in(&s, "carla@example.com", PASSWORD);
+    let jar = format!(
+        "concierge_session={}",
+        cookie_value(&r, "concierge_session").unwrap()
+    );
+    let csrf = s
+        .request("GET", "/api/v1/me", &[("Cookie", &jar)], b"")
+        .json()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The fixture's message is from 2023: WhatsApp's 24 hours are long gone.
+    let (wa, _) = connect(&s, "whatsapp", whatsapp_config("http://127.0.0.1:9"));
+    assert_eq!(
+        meta_post(&s, &wa, &fixture("whatsapp/text_message.json")),
+        200
+    );
+    let id = eventually("the conversation", || {
+        conversations(&s, "").first().cloned()
+    })["id"]
+        .as_i64()
+        .unwrap();
+    let form = |path: &str, body: String| {
+        s.request(
+            "POST",
+            &format!("/app/c/{id}/{path}"),
+            &[
+                ("Cookie", &jar),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Accept-Language", "en"),
+            ],
+            body.as_bytes(),
+        )
+    };
+    let r = form("reply", format!("csrf={csrf}&text=oi"));
+    assert_eq!(r.status, 422, "{}", r.text());
+    let html = r.text();
+    // The channel's own reason, and the workspace's explanation in the user's language.
+    assert!(html.contains("window closed at 2023-10-12"), "{html}");
+    assert!(
+        html.contains("janela de resposta deste canal está fechada"),
+        "{html}"
+    );
+    assert!(
+        html.contains("action=\"/app/c/") && html.contains("/template\""),
+        "{html}"
+    );
+    let r = form(
+        "template",
+        format!("csrf={csrf}&name=order_update&language=pt_BR&params=AUR-1%7C28%2F11"),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let last = messages(&s, id).last().cloned().unwrap();
+    assert_eq!(last["author"], "agent");
+    assert!(
+        last["content"].to_string().contains("order_update"),
+        "{last}"
+    );
+}

@@ -128,10 +128,10 @@ async fn messages(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Template {
-    name: String,
-    language: String,
+    pub(crate) name: String,
+    pub(crate) language: String,
     #[serde(default)]
-    params: Vec<String>,
+    pub(crate) params: Vec<String>,
 }
 
 #[derive(Deserialize)]

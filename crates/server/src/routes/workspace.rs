@@ -34,6 +34,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/app/c/{id}", get(conversation_page))
         .route("/app/c/{id}/messages", get(messages_fragment))
         .route("/app/c/{id}/reply", post(reply))
+        .route("/app/c/{id}/template", post(send_template))
         .route("/app/c/{id}/{action}", post(act))
         .route("/app/events", get(events))
         .route("/app/admin/users", get(users_page).post(create_user))
@@ -80,6 +81,10 @@ struct Texts {
     name: &'static str,
     role: &'static str,
     filters: [&'static str; 5],
+    window_closed: &'static str,
+    template: &'static str,
+    template_language: &'static str,
+    template_params: &'static str,
 }
 
 const PT: Texts = Texts {
@@ -115,6 +120,10 @@ const PT: Texts = Texts {
     name: "Nome",
     role: "Papel",
     filters: ["Todas", "Minhas", "Sem responsável", "Com o bot", "Em fila"],
+    window_closed: "A janela de resposta deste canal está fechada: só modelos aprovados podem ser enviados até o cliente escrever de novo.",
+    template: "Modelo",
+    template_language: "Idioma do modelo",
+    template_params: "Parâmetros (separados por |)",
 };
 
 const EN: Texts = Texts {
@@ -150,6 +159,10 @@ const EN: Texts = Texts {
     name: "Name",
     role: "Role",
     filters: ["All", "Mine", "Unassigned", "With the bot", "In a queue"],
+    window_closed: "This channel's reply window is closed: only approved templates can be sent until the customer writes again.",
+    template: "Template",
+    template_language: "Template language",
+    template_params: "Parameters (separated by |)",
 };
 
 fn texts_for(lang: &str) -> &'static Texts {
@@ -475,6 +488,16 @@ async fn conversation_page(
     who: SignedIn,
     Path(id): Path<i64>,
 ) -> Result<Response, Failure> {
+    render_conversation(&s, &who, id, None).await
+}
+
+/// The conversation page, with `error` (a refused reply, say) shown below the thread.
+async fn render_conversation(
+    s: &SharedState,
+    who: &SignedIn,
+    id: i64,
+    error: Option<&Failure>,
+) -> Result<Response, Failure> {
     let t = texts_for(&who.user.language);
     let Some(c) = s.store.conversation(id).await? else {
         return Err(Failure::new(
@@ -513,6 +536,38 @@ async fn conversation_page(
         panel.push_str("</dl>");
     }
     let csrf = esc(&who.csrf);
+    let window = concierge_channels::reply_window(c.channel_kind);
+    let now = chrono::Utc::now().timestamp_millis();
+    let closed = matches!(
+        window.state(&concierge_channels::SendContext {
+            now,
+            last_incoming_at: c.last_incoming_at.map(|t| t.0),
+        }),
+        concierge_channels::WindowState::Closed { .. }
+    );
+    let mut notice = String::new();
+    if let Some(f) = error {
+        notice.push_str(&format!(
+            "<p class=\"error\" role=\"alert\">{}</p>",
+            esc(&f.0.message)
+        ));
+    }
+    if closed {
+        notice.push_str(&format!("<p class=\"warning\">{}</p>", t.window_closed));
+        if window.templates_outside {
+            notice.push_str(&format!(
+                "<form class=\"template\" method=\"post\" action=\"/app/c/{id}/template\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                 <label>{tl} <input name=\"name\" required maxlength=\"200\"></label>\
+                 <label>{ll} <input name=\"language\" required maxlength=\"20\" value=\"pt_BR\"></label>\
+                 <label>{pl} <input name=\"params\" maxlength=\"2000\"></label>\
+                 <button type=\"submit\">{send}</button></form>",
+                tl = t.template,
+                ll = t.template_language,
+                pl = t.template_params,
+                send = t.send,
+            ));
+        }
+    }
     let status_action = if c.status == concierge_types::conversation::ConversationStatus::Resolved {
         ("reopen", t.reopen)
     } else {
@@ -526,13 +581,13 @@ async fn conversation_page(
            <form method=\"post\" action=\"/app/c/{id}/assign-me\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">{assign_me}</button></form>\
            <form method=\"post\" action=\"/app/c/{id}/{sa}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\" id=\"status-action\">{sl}</button></form>\
          </div>\
-         <div id=\"messages\">{thread}</div>\
+         <div id=\"messages\">{thread}</div>{notice}\
          <form class=\"reply\" method=\"post\" action=\"/app/c/{id}/reply\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
            <textarea name=\"text\" dir=\"auto\" required maxlength=\"8000\" aria-label=\"{reply}\" placeholder=\"{reply}\"></textarea>\
            <label><input type=\"checkbox\" name=\"note\" value=\"1\"> {note}</label>\
            <button type=\"submit\">{send}</button></form></section>\
          <aside class=\"customer\"><h2>{customer_l}</h2>{panel}</aside></main><script src=\"/assets/app.js\"></script>",
-        top = top(t, &who),
+        top = top(t, who),
         back = t.back,
         contact = esc(c.contact_name.as_deref().unwrap_or(&c.thread)),
         channel = esc(c.channel_kind.as_str()),
@@ -546,8 +601,11 @@ async fn conversation_page(
         send = t.send,
         customer_l = t.customer,
     );
+    let status = error
+        .and_then(|f| StatusCode::from_u16(f.0.status).ok())
+        .unwrap_or(StatusCode::OK);
     Ok(page(
-        StatusCode::OK,
+        status,
         shell(
             t,
             &c.contact_name.clone().unwrap_or(c.thread.clone()),
@@ -602,7 +660,7 @@ async fn reply(
 ) -> Result<Response, Failure> {
     who.check_csrf(&f.csrf)?;
     let note = f.note.is_some();
-    super::conversations::post_message(
+    let sent = super::conversations::post_message(
         &s,
         id,
         Some(f.text),
@@ -611,8 +669,57 @@ async fn reply(
         who.user.name.clone(),
         !note,
     )
-    .await?;
-    Ok(Redirect::to(&format!("/app/c/{id}")).into_response())
+    .await;
+    match sent {
+        Ok(_) => Ok(Redirect::to(&format!("/app/c/{id}")).into_response()),
+        Err(e) => render_conversation(&s, &who, id, Some(&e)).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct TemplateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    language: String,
+    #[serde(default)]
+    params: String,
+}
+
+async fn send_template(
+    State(s): State<SharedState>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<TemplateForm>,
+) -> Result<Response, Failure> {
+    who.check_csrf(&f.csrf)?;
+    let params: Vec<String> = f
+        .params
+        .split('|')
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let template = super::conversations::Template {
+        name: f.name.trim().to_string(),
+        language: f.language.trim().to_string(),
+        params,
+    };
+    let sent = super::conversations::post_message(
+        &s,
+        id,
+        None,
+        Some(template),
+        false,
+        who.user.name.clone(),
+        true,
+    )
+    .await;
+    match sent {
+        Ok(_) => Ok(Redirect::to(&format!("/app/c/{id}")).into_response()),
+        Err(e) => render_conversation(&s, &who, id, Some(&e)).await,
+    }
 }
 
 async fn act(
