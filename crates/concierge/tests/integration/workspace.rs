@@ -449,3 +449,110 @@ fn a_closed_reply_window_is_explained_and_offers_a_template() {
         "{last}"
     );
 }
+
+#[test]
+fn the_customer_panel_shows_every_channel_and_lets_a_supervisor_undo_a_merge() {
+    use crate::channels::{conversations, fixture};
+    let s = Server::start();
+    assert!(create_user(&s, "agent@example.com", "agent", PASSWORD)
+        .status
+        .success());
+    assert!(create_user(&s, "sup@example.com", "supervisor", PASSWORD)
+        .status
+        .success());
+    // The website knows a signed-up customer who bought something…
+    for (path, body) in [
+        (
+            "/v1/identify",
+            serde_json::json!({"userId": "u-9", "traits": {"email": "dana@example.com", "name": "Dana"},
+            "context": {"consent": {"categoryPreferences": {"marketing": true}}}}),
+        ),
+        (
+            "/v1/track",
+            serde_json::json!({"userId": "u-9", "event": "Order Completed", "properties": {"order_id": "AUR-4242", "total": 99.9}}),
+        ),
+    ] {
+        assert_eq!(s.track(path, &body).status, 200);
+    }
+    // …who writes on WhatsApp (a new profile), then tells the website their phone: one person.
+    let (wa, _) = connect(&s, "whatsapp", whatsapp_config("http://127.0.0.1:9"));
+    assert_eq!(
+        meta_post(&s, &wa, &fixture("whatsapp/text_message.json")),
+        200
+    );
+    let id = eventually("the conversation", || {
+        conversations(&s, "").first().cloned()
+    })["id"]
+        .as_i64()
+        .unwrap();
+    let r = s.track(
+        "/v1/identify",
+        &serde_json::json!({"userId": "u-9", "traits": {"phone": "+972 98-765-4321"}}),
+    );
+    assert_eq!(r.status, 200);
+    let jar = |email: &str| {
+        let r = sign_in(&s, email, PASSWORD);
+        format!(
+            "concierge_session={}",
+            cookie_value(&r, "concierge_session").unwrap()
+        )
+    };
+    let agent = jar("agent@example.com");
+    let page = s
+        .request("GET", &format!("/app/c/{id}"), &[("Cookie", &agent)], b"")
+        .text();
+    for want in [
+        "dana@example.com",
+        "AUR-4242",
+        "Order Completed",
+        "whatsapp_id",
+        "Dana",
+    ] {
+        assert!(page.contains(want), "the panel lacks {want}: {page}");
+    }
+    assert!(!page.contains("/undo\""), "agents may not undo merges");
+    let sup = jar("sup@example.com");
+    let page = s
+        .request("GET", &format!("/app/c/{id}"), &[("Cookie", &sup)], b"")
+        .text();
+    let undo = page
+        .split("action=\"/app/merges/")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no undo for the supervisor: {page}"))
+        .to_string();
+    let csrf = s
+        .request("GET", "/api/v1/me", &[("Cookie", &sup)], b"")
+        .json()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // An agent's token can't undo it either.
+    let agent_csrf = s
+        .request("GET", "/api/v1/me", &[("Cookie", &agent)], b"")
+        .json()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let post = |jar: &str, csrf: &str| {
+        s.request(
+            "POST",
+            &format!("/app/merges/{undo}/undo"),
+            &[
+                ("Cookie", jar),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            format!("csrf={csrf}&back={id}").as_bytes(),
+        )
+    };
+    assert_eq!(post(&agent, &agent_csrf).status, 403);
+    let r = post(&sup, &csrf);
+    assert_eq!(r.status, 303, "{}", r.text());
+    let page = s
+        .request("GET", &format!("/app/c/{id}"), &[("Cookie", &sup)], b"")
+        .text();
+    assert!(
+        !page.contains("AUR-4242"),
+        "after the undo the website's order is someone else's: {page}"
+    );
+}

@@ -37,6 +37,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/app/c/{id}/template", post(send_template))
         .route("/app/c/{id}/{action}", post(act))
         .route("/app/events", get(events))
+        .route("/app/merges/{id}/undo", post(undo_merge))
         .route("/app/admin/users", get(users_page).post(create_user))
         .route("/api/v1/me", get(me))
         .route(
@@ -85,6 +86,11 @@ struct Texts {
     template: &'static str,
     template_language: &'static str,
     template_params: &'static str,
+    consent: &'static str,
+    merges: &'static str,
+    undo: &'static str,
+    history: &'static str,
+    other_conversations: &'static str,
 }
 
 const PT: Texts = Texts {
@@ -124,6 +130,11 @@ const PT: Texts = Texts {
     template: "Modelo",
     template_language: "Idioma do modelo",
     template_params: "Parâmetros (separados por |)",
+    consent: "Consentimento",
+    merges: "Perfis unidos",
+    undo: "Desfazer",
+    history: "Histórico",
+    other_conversations: "Outras conversas",
 };
 
 const EN: Texts = Texts {
@@ -163,6 +174,11 @@ const EN: Texts = Texts {
     template: "Template",
     template_language: "Template language",
     template_params: "Parameters (separated by |)",
+    consent: "Consent",
+    merges: "Merged profiles",
+    undo: "Undo",
+    history: "History",
+    other_conversations: "Other conversations",
 };
 
 fn texts_for(lang: &str) -> &'static Texts {
@@ -508,33 +524,7 @@ async fn render_conversation(
     let messages = s.store.messages(id, None, 500).await?.unwrap_or_default();
     let thread: String = messages.iter().map(|m| message_html(t, &c, m)).collect();
     let last = messages.last().map(|m| m.id).unwrap_or(0);
-    let customer = s.store.customer(c.customer_id).await?;
-    let mut panel = String::new();
-    if let Some(v) = &customer {
-        panel.push_str("<ul class=\"ids\">");
-        for i in &v.identifiers {
-            panel.push_str(&format!(
-                "<li><span class=\"kind\">{}</span> <span dir=\"auto\">{}</span> <small>{}</small></li>",
-                esc(i.kind.as_str()),
-                esc(&i.value),
-                esc(&i.last_channel)
-            ));
-        }
-        panel.push_str("</ul><dl>");
-        for (k, tr) in &v.traits {
-            let value = tr
-                .value
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| tr.value.to_string());
-            panel.push_str(&format!(
-                "<dt>{}</dt><dd dir=\"auto\">{}</dd>",
-                esc(k),
-                esc(&value)
-            ));
-        }
-        panel.push_str("</dl>");
-    }
+    let panel = customer_panel(s, who, t, &c).await?;
     let csrf = esc(&who.csrf);
     let window = concierge_channels::reply_window(c.channel_kind);
     let now = chrono::Utc::now().timestamp_millis();
@@ -845,4 +835,160 @@ async fn create_user(
         })
         .await?;
     Ok(Redirect::to("/app/admin/users").into_response())
+}
+
+/// Who the customer is, across channels: identifiers, traits, consent, the merges that formed
+/// them (supervisors and admins may undo one), their other conversations and their history
+/// (orders, store visits, sign-ups…), so nobody has to ask what the customer already told us.
+async fn customer_panel(
+    s: &SharedState,
+    who: &SignedIn,
+    t: &Texts,
+    c: &ConversationView,
+) -> Result<String, Failure> {
+    let Some(v) = s.store.customer(c.customer_id).await? else {
+        return Ok(String::new());
+    };
+    let mut out = String::from("<ul class=\"ids\">");
+    for i in &v.identifiers {
+        out.push_str(&format!(
+            "<li><span class=\"kind\">{}</span> <span dir=\"auto\">{}</span> <small>{}</small></li>",
+            esc(i.kind.as_str()),
+            esc(&i.value),
+            esc(&i.last_channel)
+        ));
+    }
+    out.push_str("</ul><dl>");
+    for (k, tr) in &v.traits {
+        let value = tr
+            .value
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| tr.value.to_string());
+        out.push_str(&format!(
+            "<dt>{}</dt><dd dir=\"auto\">{}</dd>",
+            esc(k),
+            esc(&value)
+        ));
+    }
+    out.push_str("</dl>");
+    if !v.consent.is_empty() {
+        out.push_str(&format!("<h3>{}</h3><ul class=\"consent\">", t.consent));
+        for cs in &v.consent {
+            out.push_str(&format!(
+                "<li>{} · {} · <strong>{}</strong></li>",
+                esc(cs.purpose.as_str()),
+                esc(cs.channel.as_str()),
+                esc(cs.status.as_str())
+            ));
+        }
+        out.push_str("</ul>");
+    }
+    let merges: Vec<_> = v
+        .merges
+        .iter()
+        .filter(|m| m.action == concierge_types::view::MergeAction::Merge)
+        .collect();
+    if !merges.is_empty() {
+        out.push_str(&format!("<h3>{}</h3><ul class=\"merges\">", t.merges));
+        for m in merges {
+            let undo = if who.user.role >= Role::Supervisor && m.related.is_none() {
+                format!(
+                    "<form method=\"post\" action=\"/app/merges/{}/undo\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+                     <input type=\"hidden\" name=\"back\" value=\"{}\"><button type=\"submit\">{}</button></form>",
+                    m.id.0,
+                    esc(&who.csrf),
+                    c.id,
+                    t.undo
+                )
+            } else {
+                String::new()
+            };
+            out.push_str(&format!(
+                "<li>{} · {} {undo}</li>",
+                esc(&m.reason),
+                time(m.created_at)
+            ));
+        }
+        out.push_str("</ul>");
+    }
+    let others: Vec<ConversationView> = s
+        .store
+        .conversations(ConversationFilter {
+            customer: Some(c.customer_id),
+            limit: 20,
+            ..Default::default()
+        })
+        .await?
+        .into_iter()
+        .filter(|o| o.id != c.id)
+        .collect();
+    if !others.is_empty() {
+        out.push_str(&format!(
+            "<h3>{}</h3><ul class=\"others\">",
+            t.other_conversations
+        ));
+        for o in others {
+            out.push_str(&format!(
+                "<li><a href=\"/app/c/{}\">{} · {}</a> <span dir=\"auto\">{}</span></li>",
+                o.id,
+                esc(o.channel_kind.as_str()),
+                esc(o.status.as_str()),
+                esc(o.last_message_preview.as_deref().unwrap_or(""))
+            ));
+        }
+        out.push_str("</ul>");
+    }
+    let timeline = s.store.timeline(c.customer_id, None, 100).await?;
+    let events: Vec<String> = timeline
+        .map(|p| p.events)
+        .unwrap_or_default()
+        .into_iter()
+        // Messages are in the conversations; the rest is what happened elsewhere.
+        .filter(|e| !e.name.as_deref().is_some_and(|n| n.starts_with("Message ")))
+        .take(15)
+        .map(|e| {
+            let what = e.name.clone().unwrap_or_else(|| e.kind.clone());
+            let props = e.message.get("properties");
+            let detail = props
+                .and_then(|p| p.get("order_id").or_else(|| p.get("visit_id")))
+                .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                .unwrap_or_default();
+            format!(
+                "<li><span class=\"kind\">{}</span> {} <span dir=\"auto\">{}</span> <small>{}</small></li>",
+                time(e.timestamp),
+                esc(&what),
+                esc(&detail),
+                esc(&e.channel)
+            )
+        })
+        .collect();
+    if !events.is_empty() {
+        out.push_str(&format!(
+            "<h3>{}</h3><ul class=\"history\">{}</ul>",
+            t.history,
+            events.concat()
+        ));
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+struct UndoForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    back: i64,
+}
+
+async fn undo_merge(
+    State(s): State<SharedState>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<UndoForm>,
+) -> Result<Response, Failure> {
+    who.require(Role::Supervisor)?;
+    who.check_csrf(&f.csrf)?;
+    s.store.undo_merge(concierge_types::MergeId(id)).await?;
+    Ok(Redirect::to(&format!("/app/c/{}", f.back)).into_response())
 }
