@@ -131,6 +131,7 @@ pub async fn handle_pending(m: &Messaging) -> Result<usize, String> {
             .await
             .map_err(|e| e.to_string())?;
         m.outbox.notify_one();
+        m.route.notify_one();
     }
 }
 

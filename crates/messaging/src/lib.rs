@@ -15,6 +15,7 @@ pub mod email;
 pub mod hooks;
 pub mod outbox;
 pub mod processor;
+pub mod routing;
 pub mod webchat;
 
 use concierge_channels::{ChannelConfig, Outgoing};
@@ -101,6 +102,8 @@ pub struct Messaging {
     pub poll: Notify,
     /// Signalled when customer messages were stored, or the bot definition or an owner changed.
     pub bot_wake: Notify,
+    /// Signalled when a conversation may be waiting in a team's queue.
+    pub route: Notify,
     active_bot: RwLock<Option<Arc<bot::Active>>>,
 }
 
@@ -114,6 +117,7 @@ impl Messaging {
             outbox: Notify::new(),
             poll: Notify::new(),
             bot_wake: Notify::new(),
+            route: Notify::new(),
             active_bot: RwLock::new(None),
         })
     }
@@ -166,5 +170,6 @@ impl Messaging {
         tokio::spawn(email::poll(self.clone()));
         tokio::spawn(hooks::run(self.clone()));
         tokio::spawn(bot::run(self.clone()));
+        tokio::spawn(routing::run(self.clone()));
     }
 }

@@ -23,7 +23,8 @@ use concierge_types::view::{
     TimelineEvent, TimelinePage,
 };
 use concierge_types::{
-    ApiKey, Identifier, KeyId, KeyScope, MergeId, NewConsent, NewEvent, ProfileId, Role, UserView,
+    ApiKey, Identifier, KeyId, KeyScope, MergeId, NewConsent, NewEvent, ProfileId, Role, TeamView,
+    UserView,
 };
 use serde::Serialize;
 
@@ -181,8 +182,9 @@ pub struct NewMessage {
     pub private: bool,
     pub author: Author,
     pub author_name: Option<String>,
-    /// Whether this author takes the conversation over (from the bot, a queue or nobody).
-    pub take_over: bool,
+    /// The agent id that takes the conversation over (from the bot, a queue or nobody; never
+    /// from another agent), if this author does.
+    pub take_over: Option<String>,
     /// What the outbox sends (the provider plug-in's outgoing form, as JSON); `None` for notes.
     pub outgoing: Option<serde_json::Value>,
 }
@@ -548,6 +550,26 @@ pub trait Store: Send + Sync + 'static {
     async fn login_failure(&self, key: &str, now: i64, since: i64) -> Result<u32, StoreError>;
     async fn login_failures(&self, key: &str, since: i64) -> Result<u32, StoreError>;
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+    /// Creates a team, or updates its skills if one has this name.
+    async fn save_team(
+        &self,
+        name: String,
+        languages: Vec<String>,
+        channels: Vec<String>,
+        topics: Vec<String>,
+    ) -> Result<TeamView, StoreError>;
+    async fn teams(&self) -> Result<Vec<TeamView>, StoreError>;
+    /// Puts a user in a team with a capacity, or takes them out (`None`).
+    async fn set_team_member(
+        &self,
+        team: i64,
+        user: i64,
+        capacity: Option<u32>,
+    ) -> Result<bool, StoreError>;
+    /// Gives conversations waiting in a team's queue to its people, round-robin among those
+    /// below their capacity; returns `(conversation, agent e-mail)` for each assignment.
+    async fn route_queued(&self, limit: usize) -> Result<Vec<(i64, String)>, StoreError>;
+
     // ---- bot and automation ----
     /// Keeps a new bot definition (JSON); returns its version. The newest is the active one.
     async fn save_bot_definition(&self, body: String) -> Result<i64, StoreError>;

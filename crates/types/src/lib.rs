@@ -25,7 +25,7 @@ pub use error::{ApiError, ErrorCode};
 pub use event::{EventKind, NewEvent};
 pub use identifier::{Identifier, IdentifierKind};
 pub use ids::{ApiKey, ConsentId, EventId, KeyId, KeyScope, MergeId, ProfileId};
-pub use user::{Role, UserView};
+pub use user::{Role, TeamMember, TeamView, UserView};
 
 /// Milliseconds since the Unix epoch, UTC. Stored as an integer so SQL stays portable.
 pub type Millis = i64;

@@ -28,6 +28,27 @@ impl Role {
     }
 }
 
+/// A team: the queue the bot (or a person) hands conversations to, with the skills it covers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TeamView {
+    pub id: i64,
+    /// Also the queue's name: a conversation owned by queue `name` goes to this team's people.
+    pub name: String,
+    pub languages: Vec<String>,
+    pub channels: Vec<String>,
+    pub topics: Vec<String>,
+    pub members: Vec<TeamMember>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TeamMember {
+    pub user_id: i64,
+    pub email: String,
+    pub name: String,
+    /// Open conversations this person takes at once from the team's queue.
+    pub capacity: u32,
+}
+
 /// A user as the API shows them (never with the password hash).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserView {

@@ -157,7 +157,7 @@ use crate::helpers::{workspace, Server};
 const WA_PHONE: &str = "972987654321";
 
 /// A WhatsApp text from `phone` (the fixture's contact, renumbered).
-fn wa_text(phone: &str, id: &str, text: &str) -> Vec<u8> {
+pub(crate) fn wa_text(phone: &str, id: &str, text: &str) -> Vec<u8> {
     let now = chrono_now_secs();
     String::from_utf8(whatsapp_text_at(now, id, text))
         .unwrap()
@@ -195,7 +195,7 @@ fn train_starter(s: &Server) {
 }
 
 /// A server with a WhatsApp channel (its API stood in for locally) and the starter bot.
-fn whatsapp_with_bot() -> (FakeProvider, Server, String) {
+pub(crate) fn whatsapp_with_bot() -> (FakeProvider, Server, String) {
     let provider = FakeProvider::start(vec![(
         200,
         r#"{"messaging_product":"whatsapp","messages":[{"id":"wamid.OUT"}]}"#,
@@ -220,7 +220,7 @@ fn settle(s: &Server, conversation: i64) {
     });
 }
 
-fn conversation_of(s: &Server, phone: &str) -> Value {
+pub(crate) fn conversation_of(s: &Server, phone: &str) -> Value {
     eventually("the conversation", || {
         conversations(s, "")
             .into_iter()

@@ -556,3 +556,109 @@ fn the_customer_panel_shows_every_channel_and_lets_a_supervisor_undo_a_merge() {
         "after the undo the website's order is someone else's: {page}"
     );
 }
+
+#[test]
+fn handed_off_conversations_go_round_robin_to_the_team_within_capacity() {
+    use crate::bot::{conversation_of, wa_text, whatsapp_with_bot};
+    let (_provider, s, wa) = whatsapp_with_bot();
+    for email in ["ana@example.com", "bia@example.com", "boss@example.com"] {
+        let role = if email.starts_with("boss") {
+            "admin"
+        } else {
+            "agent"
+        };
+        assert!(create_user(&s, email, role, PASSWORD).status.success());
+    }
+    let r = sign_in(&s, "boss@example.com", PASSWORD);
+    let admin = format!(
+        "concierge_session={}",
+        cookie_value(&r, "concierge_session").unwrap()
+    );
+    let csrf = s
+        .request("GET", "/api/v1/me", &[("Cookie", &admin)], b"")
+        .json()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let form = |path: &str, body: String| {
+        let r = s.request(
+            "POST",
+            path,
+            &[
+                ("Cookie", &admin),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 303, "{path}: {}", r.text());
+    };
+    // The starter bot hands Portuguese conversations to the "atendimento" queue: that team.
+    form(
+        "/app/admin/teams",
+        format!("csrf={csrf}&name=atendimento&languages=pt-BR&channels=whatsapp&topics="),
+    );
+    let page = s
+        .request("GET", "/app/admin/teams", &[("Cookie", &admin)], b"")
+        .text();
+    let team = page
+        .split("/app/admin/teams/")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .to_string();
+    for user in [1, 2] {
+        form(
+            &format!("/app/admin/teams/{team}/members"),
+            format!("csrf={csrf}&user={user}&capacity=1"),
+        );
+    }
+    let phones = ["5511911110001", "5511911110002", "5511911110003"];
+    for p in phones {
+        assert_eq!(
+            meta_post(
+                &s,
+                &wa,
+                &wa_text(p, &format!("wamid.rr{p}"), "quero falar com um atendente")
+            ),
+            200
+        );
+    }
+    let owners = |s: &Server| -> Vec<serde_json::Value> {
+        phones
+            .iter()
+            .map(|p| conversation_of(s, p)["owner"].clone())
+            .collect()
+    };
+    let got = eventually("two assignments", || {
+        let o = owners(&s);
+        (o.iter().filter(|o| o["kind"] == "agent").count() == 2).then_some(o)
+    });
+    let agents: Vec<&str> = got
+        .iter()
+        .filter_map(|o| o["id"].as_str())
+        .filter(|id| id.contains('@'))
+        .collect();
+    assert!(
+        agents.contains(&"ana@example.com") && agents.contains(&"bia@example.com"),
+        "{got:?}"
+    );
+    let waiting = got
+        .iter()
+        .position(|o| o["kind"] == "queue")
+        .expect("one waits: capacity 1 each");
+    // Ana finishes hers: the waiting one goes to her.
+    let ana = got
+        .iter()
+        .position(|o| o["id"] == "ana@example.com")
+        .unwrap();
+    let ana_conv = conversation_of(&s, phones[ana])["id"].as_i64().unwrap();
+    let r = s.admin(
+        "POST",
+        &format!("/api/v1/conversations/{ana_conv}/resolve"),
+        None,
+    );
+    assert_eq!(r.status, 200);
+    eventually("the waiting one to reach Ana", || {
+        (conversation_of(&s, phones[waiting])["owner"]["id"] == "ana@example.com").then_some(())
+    });
+}

@@ -169,7 +169,7 @@ async fn add_message(
         .filter(|a| !a.is_empty());
     // Only a named agent takes the conversation over; a shared key's name would assign everything
     // to "the helpdesk".
-    let take_over = named.is_some();
+    let take_over = named.clone();
     let author_name = named.unwrap_or(key.name);
     let message = post_message(
         &s,
@@ -193,7 +193,7 @@ pub(crate) async fn post_message(
     template: Option<Template>,
     private: bool,
     author_name: String,
-    take_over: bool,
+    take_over: Option<String>,
 ) -> Result<MessageView> {
     let conversation = s.store.conversation(id).await?.ok_or_else(not_found)?;
     let payload = match (text, template) {
@@ -262,11 +262,15 @@ pub(crate) async fn change(
     id: i64,
     change: ConversationChange,
 ) -> Result<Json<ConversationView>> {
-    s.store
+    let view = s
+        .store
         .change_conversation(id, change)
         .await?
-        .map(Json)
-        .ok_or_else(not_found)
+        .ok_or_else(not_found)?;
+    if matches!(view.owner, Owner::Queue(_)) {
+        s.messaging.route.notify_one();
+    }
+    Ok(Json(view))
 }
 
 #[derive(Deserialize)]

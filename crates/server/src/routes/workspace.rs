@@ -39,6 +39,8 @@ pub fn routes() -> Router<SharedState> {
         .route("/app/events", get(events))
         .route("/app/merges/{id}/undo", post(undo_merge))
         .route("/app/admin/users", get(users_page).post(create_user))
+        .route("/app/admin/teams", get(teams_page).post(save_team))
+        .route("/app/admin/teams/{id}/members", post(set_member))
         .route("/api/v1/me", get(me))
         .route(
             "/assets/app.js",
@@ -91,6 +93,12 @@ struct Texts {
     undo: &'static str,
     history: &'static str,
     other_conversations: &'static str,
+    teams: &'static str,
+    skills: &'static str,
+    members: &'static str,
+    capacity: &'static str,
+    add: &'static str,
+    remove: &'static str,
 }
 
 const PT: Texts = Texts {
@@ -135,6 +143,12 @@ const PT: Texts = Texts {
     undo: "Desfazer",
     history: "Histórico",
     other_conversations: "Outras conversas",
+    teams: "Equipes",
+    skills: "Idiomas · canais · assuntos",
+    members: "Pessoas",
+    capacity: "Capacidade",
+    add: "Adicionar",
+    remove: "Remover",
 };
 
 const EN: Texts = Texts {
@@ -179,6 +193,12 @@ const EN: Texts = Texts {
     undo: "Undo",
     history: "History",
     other_conversations: "Other conversations",
+    teams: "Teams",
+    skills: "Languages · channels · topics",
+    members: "People",
+    capacity: "Capacity",
+    add: "Add",
+    remove: "Remove",
 };
 
 fn texts_for(lang: &str) -> &'static Texts {
@@ -371,7 +391,10 @@ fn owner_text(o: &Owner) -> String {
 /// The top bar every workspace page shares.
 fn top(t: &Texts, who: &SignedIn) -> String {
     let admin = if who.user.role == Role::Admin {
-        format!("<a href=\"/app/admin/users\">{}</a>", t.users)
+        format!(
+            "<a href=\"/app/admin/users\">{}</a><a href=\"/app/admin/teams\">{}</a>",
+            t.users, t.teams
+        )
     } else {
         String::new()
     };
@@ -407,7 +430,7 @@ async fn inbox(
         .await?
         .into_iter()
         .filter(|c| match view.as_str() {
-            "mine" => c.owner == Owner::Agent(who.user.name.clone()),
+            "mine" => c.owner == Owner::Agent(who.user.email.clone()),
             "unassigned" => c.owner == Owner::Unassigned,
             "bot" => c.owner == Owner::Bot,
             "queue" => matches!(c.owner, Owner::Queue(_)),
@@ -657,7 +680,7 @@ async fn reply(
         None,
         note,
         who.user.name.clone(),
-        !note,
+        (!note).then(|| who.user.email.clone()),
     )
     .await;
     match sent {
@@ -703,7 +726,7 @@ async fn send_template(
         Some(template),
         false,
         who.user.name.clone(),
-        true,
+        Some(who.user.email.clone()),
     )
     .await;
     match sent {
@@ -720,7 +743,7 @@ async fn act(
 ) -> Result<Response, Failure> {
     who.check_csrf(&f.csrf)?;
     let change = match action.as_str() {
-        "assign-me" => ConversationChange::Assign(Owner::Agent(who.user.name.clone())),
+        "assign-me" => ConversationChange::Assign(Owner::Agent(who.user.email.clone())),
         "resolve" => ConversationChange::Resolve,
         "reopen" => ConversationChange::Reopen,
         _ => return Err(Failure::new(ErrorCode::NotFound, "no such action")),
@@ -991,4 +1014,152 @@ async fn undo_merge(
     who.check_csrf(&f.csrf)?;
     s.store.undo_merge(concierge_types::MergeId(id)).await?;
     Ok(Redirect::to(&format!("/app/c/{}", f.back)).into_response())
+}
+
+fn csv_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(|x| x.trim().chars().take(50).collect::<String>())
+        .filter(|x| !x.is_empty())
+        .take(50)
+        .collect()
+}
+
+async fn teams_page(State(s): State<SharedState>, who: SignedIn) -> Result<Response, Failure> {
+    who.require(Role::Admin)?;
+    let t = texts_for(&who.user.language);
+    let csrf = esc(&who.csrf);
+    let users = s.store.users().await?;
+    let user_options: String = users
+        .iter()
+        .map(|u| {
+            format!(
+                "<option value=\"{}\">{} ({})</option>",
+                u.id,
+                esc(&u.name),
+                esc(&u.email)
+            )
+        })
+        .collect();
+    let mut sections = String::new();
+    for team in s.store.teams().await? {
+        let members: String = team
+            .members
+            .iter()
+            .map(|m| {
+                format!(
+                    "<li>{} · {} {} <form method=\"post\" action=\"/app/admin/teams/{}/members\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                     <input type=\"hidden\" name=\"user\" value=\"{}\"><input type=\"hidden\" name=\"remove\" value=\"1\"><button type=\"submit\">{}</button></form></li>",
+                    esc(&m.name),
+                    t.capacity,
+                    m.capacity,
+                    team.id,
+                    m.user_id,
+                    t.remove
+                )
+            })
+            .collect();
+        sections.push_str(&format!(
+            "<section class=\"team\"><h2>{name}</h2><p>{skills}: {langs} · {chans} · {topics}</p><h3>{members_l}</h3><ul>{members}</ul>\
+             <form method=\"post\" action=\"/app/admin/teams/{id}/members\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <select name=\"user\">{user_options}</select><label>{cap} <input type=\"number\" name=\"capacity\" value=\"5\" min=\"1\" max=\"100\"></label>\
+             <button type=\"submit\">{add}</button></form></section>",
+            name = esc(&team.name),
+            skills = t.skills,
+            langs = esc(&team.languages.join(", ")),
+            chans = esc(&team.channels.join(", ")),
+            topics = esc(&team.topics.join(", ")),
+            members_l = t.members,
+            id = team.id,
+            cap = t.capacity,
+            add = t.add,
+        ));
+    }
+    let body = format!(
+        "{top}<main><h1>{teams}</h1>{sections}<h2>{create}</h2>\
+         <form class=\"new-team\" method=\"post\" action=\"/app/admin/teams\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <label>{name} <input name=\"name\" required maxlength=\"100\"></label>\
+         <label>pt-BR, en, es <input name=\"languages\" maxlength=\"500\"></label>\
+         <label>whatsapp, email, webchat… <input name=\"channels\" maxlength=\"500\"></label>\
+         <label>order_status, returns_exchanges… <input name=\"topics\" maxlength=\"1000\"></label>\
+         <button type=\"submit\">{create}</button></form></main>",
+        top = top(t, &who),
+        teams = t.teams,
+        create = t.create,
+        name = t.name,
+    );
+    Ok(page(StatusCode::OK, shell(t, t.teams, &body)))
+}
+
+#[derive(Deserialize)]
+struct TeamForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    languages: String,
+    #[serde(default)]
+    channels: String,
+    #[serde(default)]
+    topics: String,
+}
+
+async fn save_team(
+    State(s): State<SharedState>,
+    who: SignedIn,
+    Form(f): Form<TeamForm>,
+) -> Result<Response, Failure> {
+    who.require(Role::Admin)?;
+    who.check_csrf(&f.csrf)?;
+    let name = f.name.trim().chars().take(100).collect::<String>();
+    if name.is_empty() {
+        return Err(Failure::new(
+            ErrorCode::InvalidRequest,
+            "a team needs a name",
+        ));
+    }
+    s.store
+        .save_team(
+            name,
+            csv_list(&f.languages),
+            csv_list(&f.channels),
+            csv_list(&f.topics),
+        )
+        .await?;
+    Ok(Redirect::to("/app/admin/teams").into_response())
+}
+
+#[derive(Deserialize)]
+struct MemberForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    user: i64,
+    capacity: Option<u32>,
+    remove: Option<String>,
+}
+
+async fn set_member(
+    State(s): State<SharedState>,
+    who: SignedIn,
+    Path(team): Path<i64>,
+    Form(f): Form<MemberForm>,
+) -> Result<Response, Failure> {
+    who.require(Role::Admin)?;
+    who.check_csrf(&f.csrf)?;
+    let capacity = match (f.remove, f.capacity) {
+        (Some(_), _) => None,
+        (None, Some(c)) if (1..=100).contains(&c) => Some(c),
+        _ => {
+            return Err(Failure::new(
+                ErrorCode::InvalidRequest,
+                "capacity is 1 to 100",
+            ))
+        }
+    };
+    if !s.store.set_team_member(team, f.user, capacity).await? {
+        return Err(Failure::new(ErrorCode::NotFound, "no such team or user"));
+    }
+    s.messaging.route.notify_one();
+    Ok(Redirect::to("/app/admin/teams").into_response())
 }

@@ -157,7 +157,7 @@ impl Writer {
                         private: false,
                         author: Author::Bot,
                         author_name: None,
-                        take_over: false,
+                        take_over: None,
                         outgoing: Some(outgoing),
                     },
                 )?;
@@ -170,7 +170,7 @@ impl Writer {
                         private: true,
                         author,
                         author_name: None,
-                        take_over: false,
+                        take_over: None,
                         outgoing: None,
                     },
                 )?;

@@ -465,7 +465,7 @@ impl Writer {
                  WHERE id = ?2",
                 params![now, conversation],
             )?;
-            if let (Some(agent), true) = (&m.author_name, m.take_over) {
+            if let Some(agent) = &m.take_over {
                 // Takes over from the bot, a queue or nobody; never from another agent.
                 self.conn.execute(
                     "UPDATE conversations SET owner_kind = 'agent', owner_id = ?1

@@ -31,7 +31,8 @@ use concierge_types::view::{
     TimelineEvent, TimelinePage,
 };
 use concierge_types::{
-    ApiKey, Identifier, KeyId, KeyScope, MergeId, NewConsent, NewEvent, ProfileId, UserView,
+    ApiKey, Identifier, KeyId, KeyScope, MergeId, NewConsent, NewEvent, ProfileId, TeamView,
+    UserView,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use sha2::{Digest, Sha256};
@@ -597,6 +598,35 @@ impl Store for SqliteStore {
         let key = key.to_string();
         self.read(move |c| Ok(users::failures(c, &key, since)?))
             .await
+    }
+
+    async fn save_team(
+        &self,
+        name: String,
+        languages: Vec<String>,
+        channels: Vec<String>,
+        topics: Vec<String>,
+    ) -> Result<TeamView, StoreError> {
+        self.write(move |w| w.save_team(name, languages, channels, topics))
+            .await
+    }
+
+    async fn teams(&self) -> Result<Vec<TeamView>, StoreError> {
+        self.read(users::teams).await
+    }
+
+    async fn set_team_member(
+        &self,
+        team: i64,
+        user: i64,
+        capacity: Option<u32>,
+    ) -> Result<bool, StoreError> {
+        self.write(move |w| w.set_team_member(team, user, capacity))
+            .await
+    }
+
+    async fn route_queued(&self, limit: usize) -> Result<Vec<(i64, String)>, StoreError> {
+        self.write(move |w| w.route_queued(limit)).await
     }
 
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {

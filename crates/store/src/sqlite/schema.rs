@@ -316,6 +316,25 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE login_failures (key TEXT NOT NULL, at INTEGER NOT NULL);
     CREATE INDEX login_failures_key ON login_failures (key, at);
     ",
+    // 5: teams with skills, and who is in them with how many conversations at once.
+    "
+    CREATE TABLE teams (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        languages TEXT NOT NULL,
+        channels TEXT NOT NULL,
+        topics TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE team_members (
+        team_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        capacity INTEGER NOT NULL,
+        last_assigned_at INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (team_id, user_id)
+    );
+    CREATE INDEX conversations_owner ON conversations (owner_kind, owner_id, status);
+    ",
 ];
 
 /// Brings the schema up to date inside one transaction.

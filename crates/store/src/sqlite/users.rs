@@ -5,7 +5,7 @@ use super::now_ms;
 use super::writer::Writer;
 use crate::{NewUser, SessionRecord, StoreError};
 use concierge_types::view::Timestamp;
-use concierge_types::{Role, UserView};
+use concierge_types::{Role, TeamMember, TeamView, UserView};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const USER_COLUMNS: &str = "u.id, u.email, u.name, u.role, u.language, u.created_at";
@@ -22,7 +22,113 @@ fn user_row(r: &Row) -> rusqlite::Result<UserView> {
     })
 }
 
+fn list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn unlist(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
 impl Writer {
+    pub(super) fn save_team(
+        &mut self,
+        name: String,
+        languages: Vec<String>,
+        channels: Vec<String>,
+        topics: Vec<String>,
+    ) -> Result<TeamView, StoreError> {
+        self.conn.execute(
+            "INSERT INTO teams (name, languages, channels, topics, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (name) DO UPDATE SET languages = excluded.languages, channels = excluded.channels, topics = excluded.topics",
+            params![name, list(&languages), list(&channels), list(&topics), now_ms()],
+        )?;
+        let id: i64 =
+            self.conn
+                .query_row("SELECT id FROM teams WHERE name = ?1", [&name], |r| {
+                    r.get(0)
+                })?;
+        Ok(teams(&self.conn)?
+            .into_iter()
+            .find(|t| t.id == id)
+            .unwrap_or(TeamView {
+                id,
+                name,
+                languages,
+                channels,
+                topics,
+                members: Vec::new(),
+            }))
+    }
+
+    pub(super) fn set_team_member(
+        &mut self,
+        team: i64,
+        user: i64,
+        capacity: Option<u32>,
+    ) -> Result<bool, StoreError> {
+        let n = match capacity {
+            Some(c) => self.conn.execute(
+                "INSERT INTO team_members (team_id, user_id, capacity) SELECT t.id, u.id, ?3 FROM teams t, users u
+                 WHERE t.id = ?1 AND u.id = ?2
+                 ON CONFLICT (team_id, user_id) DO UPDATE SET capacity = excluded.capacity",
+                params![team, user, c],
+            )?,
+            None => self.conn.execute(
+                "DELETE FROM team_members WHERE team_id = ?1 AND user_id = ?2",
+                params![team, user],
+            )?,
+        };
+        Ok(n > 0)
+    }
+
+    pub(super) fn route_queued(&mut self, limit: usize) -> Result<Vec<(i64, String)>, StoreError> {
+        let waiting: Vec<(i64, String, i64)> = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT c.id, c.owner_id, c.profile_id FROM conversations c JOIN teams t ON t.name = c.owner_id
+                 WHERE c.owner_kind = 'queue' AND c.status IN ('open', 'pending')
+                 ORDER BY c.updated_at, c.id LIMIT ?1",
+            )?;
+            let rows = stmt.query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let now = now_ms();
+        let mut done = Vec::new();
+        for (conversation, team, profile) in waiting {
+            // The member below capacity who was given a conversation longest ago.
+            let pick: Option<(i64, i64, String)> = self
+                .conn
+                .prepare_cached(
+                    "SELECT m.team_id, u.id, u.email FROM team_members m JOIN teams t ON t.id = m.team_id
+                     JOIN users u ON u.id = m.user_id AND u.disabled_at IS NULL
+                     WHERE t.name = ?1 AND m.capacity > (SELECT COUNT(*) FROM conversations o
+                         WHERE o.owner_kind = 'agent' AND o.owner_id = u.email AND o.status IN ('open', 'pending'))
+                     ORDER BY m.last_assigned_at, u.id LIMIT 1",
+                )?
+                .query_row([&team], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            let Some((team_id, user, email)) = pick else {
+                continue;
+            };
+            self.conn.execute(
+                "UPDATE conversations SET owner_kind = 'agent', owner_id = ?1, updated_at = ?2, bot_version = bot_version + 1
+                 WHERE id = ?3 AND owner_kind = 'queue'",
+                params![email, now, conversation],
+            )?;
+            self.conn.execute(
+                "UPDATE team_members SET last_assigned_at = ?1 WHERE team_id = ?2 AND user_id = ?3",
+                params![now, team_id, user],
+            )?;
+            if let Some(v) = super::conversations::conversation_by_id(&self.conn, conversation)? {
+                let data = serde_json::to_value(&v)
+                    .map_err(|e| StoreError::Backend(format!("json: {e}")))?;
+                self.emit("conversation.assigned", Some(profile), data)?;
+            }
+            done.push((conversation, email));
+        }
+        Ok(done)
+    }
+
     pub(super) fn create_user(&mut self, u: NewUser) -> Result<UserView, StoreError> {
         let email = u.email.trim().to_lowercase();
         let taken: Option<i64> = self
@@ -101,6 +207,45 @@ pub(super) fn failures(conn: &Connection, key: &str, since: i64) -> rusqlite::Re
         params![key, since],
         |r| r.get(0),
     )
+}
+
+pub(super) fn teams(conn: &Connection) -> Result<Vec<TeamView>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT id, name, languages, channels, topics FROM teams ORDER BY name")?;
+    let mut teams: Vec<TeamView> = stmt
+        .query_map([], |r| {
+            Ok(TeamView {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                languages: unlist(&r.get::<_, String>(2)?),
+                channels: unlist(&r.get::<_, String>(3)?),
+                topics: unlist(&r.get::<_, String>(4)?),
+                members: Vec::new(),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.team_id, u.id, u.email, u.name, m.capacity FROM team_members m JOIN users u ON u.id = m.user_id
+         WHERE u.disabled_at IS NULL ORDER BY u.name",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            TeamMember {
+                user_id: r.get(1)?,
+                email: r.get(2)?,
+                name: r.get(3)?,
+                capacity: r.get(4)?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (team, member) = row?;
+        if let Some(t) = teams.iter_mut().find(|t| t.id == team) {
+            t.members.push(member);
+        }
+    }
+    Ok(teams)
 }
 
 pub(super) fn users(conn: &Connection) -> Result<Vec<UserView>, StoreError> {
