@@ -23,6 +23,32 @@ pub const SESSION_MS: i64 = 36 * 3600 * 1000;
 /// Failed sign-ins allowed per e-mail in [`THROTTLE_WINDOW_MS`] before sign-in is refused.
 pub const MAX_FAILURES: u32 = 5;
 pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
+/// Failed sign-ins allowed per client address (any e-mail) in the window.
+pub const MAX_ADDRESS_FAILURES: u32 = 50;
+
+/// Password hashing at once: argon2 takes ~19 MiB and tens of milliseconds each, so a flood of
+/// sign-ins queues here instead of exhausting memory and CPU.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Runs `f` (a hash or a verify) off the async threads, at most two at a time; refuses after
+/// waiting 10 s.
+pub async fn with_hashing<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Failure> {
+    let busy = || {
+        Failure::new(
+            ErrorCode::Overloaded,
+            "too many sign-ins at once; retry shortly",
+        )
+    };
+    let _permit = tokio::time::timeout(std::time::Duration::from_secs(10), HASHING.acquire())
+        .await
+        .map_err(|_| busy())?
+        .map_err(|_| busy())?;
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))
+}
 
 pub fn random_token() -> Result<String, Failure> {
     let mut bytes = [0u8; 32];
@@ -93,9 +119,19 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// Whether the client reached us over HTTPS (directly or through a proxy).
+/// Whether cookies get `Secure`: always, except over plain HTTP to this machine itself
+/// (development and tests), so a TLS proxy that forgets `X-Forwarded-Proto` can't leak them.
 pub fn is_https(state: &crate::AppState, headers: &HeaderMap) -> bool {
-    crate::routes::public_base(state, headers).0 == "https"
+    let (proto, host) = crate::routes::public_base(state, headers);
+    if proto == "https" {
+        return true;
+    }
+    let name = host
+        .rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map(|(h, _)| h)
+        .unwrap_or(&host);
+    !matches!(name, "localhost" | "127.0.0.1" | "[::1]")
 }
 
 /// A `Set-Cookie` value with our attributes.

@@ -662,3 +662,52 @@ fn handed_off_conversations_go_round_robin_to_the_team_within_capacity() {
         (conversation_of(&s, phones[waiting])["owner"]["id"] == "ana@example.com").then_some(())
     });
 }
+
+#[test]
+fn an_agent_cannot_take_a_colleagues_conversation() {
+    use crate::channels::{conversations, fixture};
+    let s = Server::start();
+    for (email, role) in [
+        ("ana@example.com", "agent"),
+        ("bia@example.com", "agent"),
+        ("sup@example.com", "supervisor"),
+    ] {
+        assert!(create_user(&s, email, role, PASSWORD).status.success());
+    }
+    let (wa, _) = connect(&s, "whatsapp", whatsapp_config("http://127.0.0.1:9"));
+    assert_eq!(
+        meta_post(&s, &wa, &fixture("whatsapp/text_message.json")),
+        200
+    );
+    let id = eventually("the conversation", || {
+        conversations(&s, "").first().cloned()
+    })["id"]
+        .as_i64()
+        .unwrap();
+    let take = |email: &str| {
+        let r = sign_in(&s, email, PASSWORD);
+        let jar = format!(
+            "concierge_session={}",
+            cookie_value(&r, "concierge_session").unwrap()
+        );
+        let csrf = s
+            .request("GET", "/api/v1/me", &[("Cookie", &jar)], b"")
+            .json()["csrf"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        s.request(
+            "POST",
+            &format!("/app/c/{id}/assign-me"),
+            &[
+                ("Cookie", &jar),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            format!("csrf={csrf}").as_bytes(),
+        )
+        .status
+    };
+    assert_eq!(take("ana@example.com"), 303);
+    assert_eq!(take("bia@example.com"), 403);
+    assert_eq!(take("sup@example.com"), 303, "a supervisor may move it");
+}

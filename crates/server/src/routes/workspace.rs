@@ -6,7 +6,7 @@ use super::{Path, Query};
 use crate::error::Failure;
 use crate::session::{
     self, cookie, esc, page, set_cookie, token_hash, verify_password, SignedIn, COOKIE,
-    MAX_FAILURES, SESSION_MS, THROTTLE_WINDOW_MS,
+    MAX_ADDRESS_FAILURES, MAX_FAILURES, SESSION_MS, THROTTLE_WINDOW_MS,
 };
 use crate::SharedState;
 use axum::extract::State;
@@ -284,6 +284,7 @@ fn decoy_hash() -> &'static str {
 
 async fn login(
     State(s): State<SharedState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, Failure> {
@@ -306,9 +307,16 @@ async fn login(
         return again(StatusCode::UNAUTHORIZED, t.wrong, &email);
     }
     let now = chrono::Utc::now().timestamp_millis();
-    let key = format!("email:{email}");
+    // Per address and e-mail, so nobody elsewhere can lock an account out; and per address, so
+    // guesses spread over many e-mails are slowed too. The attempt is counted before the
+    // password is checked, in one write, so parallel guesses can't all slip under the limit.
+    let address = peer.ip().to_string();
+    let key = format!("email:{email}|ip:{address}");
+    let address_key = format!("ip:{address}");
     let since = now - THROTTLE_WINDOW_MS;
-    if s.store.login_failures(&key, since).await? >= MAX_FAILURES {
+    let tries = s.store.login_failure(&key, now, since).await?;
+    let address_tries = s.store.login_failures(&address_key, since).await?;
+    if tries > MAX_FAILURES || address_tries >= MAX_ADDRESS_FAILURES {
         let mut r = again(StatusCode::TOO_MANY_REQUESTS, t.throttled, &email)?;
         r.headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from_static("900"));
@@ -320,14 +328,16 @@ async fn login(
         .map(|(_, h)| h.clone())
         .unwrap_or_else(|| decoy_hash().to_string());
     let password = f.password;
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
+    let ok = session::with_hashing(move || verify_password(&password, &hash)).await?;
     let Some((user, _)) = found.filter(|_| ok) else {
-        s.store.login_failure(&key, now, since).await?;
+        s.store.login_failure(&address_key, now, since).await?;
         return again(StatusCode::UNAUTHORIZED, t.wrong, &email);
     };
     s.store.clear_login_failures(&key).await?;
+    // A session the browser already had is replaced, not kept alongside.
+    if let Some(old) = cookie(&headers, COOKIE) {
+        s.store.delete_session(&token_hash(old)).await?;
+    }
     let token = session::random_token()?;
     let csrf = session::random_token()?;
     s.store
@@ -743,7 +753,24 @@ async fn act(
 ) -> Result<Response, Failure> {
     who.check_csrf(&f.csrf)?;
     let change = match action.as_str() {
-        "assign-me" => ConversationChange::Assign(Owner::Agent(who.user.email.clone())),
+        "assign-me" => {
+            // Agents take what nobody has; taking from a colleague is a supervisor's call.
+            if who.user.role < Role::Supervisor {
+                let c = s.store.conversation(id).await?.ok_or_else(|| {
+                    Failure::new(
+                        ErrorCode::ConversationNotFound,
+                        "no conversation has this id",
+                    )
+                })?;
+                if matches!(&c.owner, Owner::Agent(a) if *a != who.user.email) {
+                    return Err(Failure::new(
+                        ErrorCode::Forbidden,
+                        "another agent has this conversation; ask a supervisor to move it",
+                    ));
+                }
+            }
+            ConversationChange::Assign(Owner::Agent(who.user.email.clone()))
+        }
         "resolve" => ConversationChange::Resolve,
         "reopen" => ConversationChange::Reopen,
         _ => return Err(Failure::new(ErrorCode::NotFound, "no such action")),
@@ -753,21 +780,37 @@ async fn act(
 }
 
 /// `changed` whenever a message arrives anywhere (the page then fetches what it shows).
-async fn events(State(s): State<SharedState>, _who: SignedIn, Query(q): Query<After>) -> Response {
-    let stream = futures_util::stream::unfold((s, q.after), |(s, mut after)| async move {
-        loop {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            match s.store.last_message_id().await {
-                Ok(last) if last > after => {
-                    after = last;
-                    let event = Event::default().event("changed").data(last.to_string());
-                    return Some((Ok::<_, std::convert::Infallible>(event), (s, after)));
+async fn events(State(s): State<SharedState>, who: SignedIn, Query(q): Query<After>) -> Response {
+    let token = who.token_hash;
+    let started = std::time::Instant::now();
+    let state = (s, q.after, token, started);
+    let stream =
+        futures_util::stream::unfold(state, |(s, mut after, token, mut checked)| async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                // A signed-out, expired or disabled user's stream ends (the page then reconnects
+                // and is sent to sign in).
+                if checked.elapsed() >= Duration::from_secs(30) {
+                    checked = std::time::Instant::now();
+                    let now = chrono::Utc::now().timestamp_millis();
+                    if !matches!(s.store.session(&token, now).await, Ok(Some(_))) {
+                        return None;
+                    }
                 }
-                Ok(_) => {}
-                Err(_) => return None,
+                match s.store.last_message_id().await {
+                    Ok(last) if last > after => {
+                        after = last;
+                        let event = Event::default().event("changed").data(last.to_string());
+                        return Some((
+                            Ok::<_, std::convert::Infallible>(event),
+                            (s, after, token, checked),
+                        ));
+                    }
+                    Ok(_) => {}
+                    Err(_) => return None,
+                }
             }
-        }
-    });
+        });
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
@@ -844,9 +887,8 @@ async fn create_user(
     let language = if f.language == "en" { "en" } else { "pt-BR" }.to_string();
     session::check_password(&f.password).map_err(invalid)?;
     let password = f.password;
-    let hash = tokio::task::spawn_blocking(move || session::hash_password(&password))
-        .await
-        .map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))?
+    let hash = session::with_hashing(move || session::hash_password(&password))
+        .await?
         .map_err(|e| Failure::new(ErrorCode::Internal, e))?;
     s.store
         .create_user(concierge_store::NewUser {

@@ -193,7 +193,7 @@ impl Writer {
             }
             BotEffect::Handoff { reason, queue } => {
                 self.conn.execute(
-                    "UPDATE conversations SET owner_kind = 'queue', owner_id = ?1, handoff_reason = ?2, updated_at = ?3,
+                    "UPDATE conversations SET owner_kind = 'queue', owner_id = ?1, handoff_reason = ?2, updated_at = ?3, queued_at = ?3,
                        bot_version = bot_version + 1, status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END
                      WHERE id = ?4",
                     params![queue, reason, now, conversation],

@@ -507,6 +507,12 @@ impl Writer {
                        status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END WHERE id = ?4",
                     params![kind, id, now, conversation],
                 )?;
+                if matches!(owner, Owner::Queue(_)) {
+                    self.conn.execute(
+                        "UPDATE conversations SET queued_at = ?1 WHERE id = ?2",
+                        params![now, conversation],
+                    )?;
+                }
                 if *owner == Owner::Bot {
                     self.hand_back(conversation)?;
                 } else {

@@ -335,6 +335,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX conversations_owner ON conversations (owner_kind, owner_id, status);
     ",
+    // 6: when a conversation entered its queue (first in, first out).
+    "
+    ALTER TABLE conversations ADD COLUMN queued_at INTEGER;
+    UPDATE conversations SET queued_at = updated_at WHERE owner_kind = 'queue';
+    ",
 ];
 
 /// Brings the schema up to date inside one transaction.

@@ -85,9 +85,13 @@ impl Writer {
     pub(super) fn route_queued(&mut self, limit: usize) -> Result<Vec<(i64, String)>, StoreError> {
         let waiting: Vec<(i64, String, i64)> = {
             let mut stmt = self.conn.prepare_cached(
+                // Only teams with someone below capacity, oldest in the queue first.
                 "SELECT c.id, c.owner_id, c.profile_id FROM conversations c JOIN teams t ON t.name = c.owner_id
                  WHERE c.owner_kind = 'queue' AND c.status IN ('open', 'pending')
-                 ORDER BY c.updated_at, c.id LIMIT ?1",
+                   AND EXISTS (SELECT 1 FROM team_members m JOIN users u ON u.id = m.user_id AND u.disabled_at IS NULL
+                               WHERE m.team_id = t.id AND m.capacity > (SELECT COUNT(*) FROM conversations o
+                                 WHERE o.owner_kind = 'agent' AND o.owner_id = u.email AND o.status IN ('open', 'pending')))
+                 ORDER BY COALESCE(c.queued_at, c.updated_at), c.id LIMIT ?1",
             )?;
             let rows = stmt.query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             rows.collect::<Result<_, _>>()?
@@ -110,11 +114,14 @@ impl Writer {
             let Some((team_id, user, email)) = pick else {
                 continue;
             };
-            self.conn.execute(
+            let n = self.conn.execute(
                 "UPDATE conversations SET owner_kind = 'agent', owner_id = ?1, updated_at = ?2, bot_version = bot_version + 1
                  WHERE id = ?3 AND owner_kind = 'queue'",
                 params![email, now, conversation],
             )?;
+            if n == 0 {
+                continue;
+            }
             self.conn.execute(
                 "UPDATE team_members SET last_assigned_at = ?1 WHERE team_id = ?2 AND user_id = ?3",
                 params![now, team_id, user],
