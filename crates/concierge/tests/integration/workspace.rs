@@ -84,6 +84,23 @@ fn sign_in(s: &Server, email: &str, password: &str) -> Response {
     )
 }
 
+/// Signs in; returns the `Cookie` header value of the session.
+fn jar_of(s: &Server, email: &str) -> String {
+    let r = sign_in(s, email, PASSWORD);
+    let token = cookie_value(&r, "concierge_session")
+        .unwrap_or_else(|| panic!("{email} could not sign in: {}", r.text()));
+    format!("concierge_session={token}")
+}
+
+/// The session's CSRF token, as scripts get it.
+fn csrf_of(s: &Server, jar: &str) -> String {
+    s.request("GET", "/api/v1/me", &[("Cookie", jar)], b"")
+        .json()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 #[test]
 fn sign_in_inbox_and_sign_out() {
     let s = Server::start();
@@ -324,13 +341,7 @@ fn an_agent_cannot_open_admin_pages() {
     assert!(create_user(&s, "admin@example.com", "admin", PASSWORD)
         .status
         .success());
-    let jar = |email: &str| {
-        let r = sign_in(&s, email, PASSWORD);
-        format!(
-            "concierge_session={}",
-            cookie_value(&r, "concierge_session").unwrap()
-        )
-    };
+    let jar = |email: &str| jar_of(&s, email);
     let agent = jar("agent@example.com");
     let r = s.request("GET", "/app/admin/users", &[("Cookie", &agent)], b"");
     assert_eq!(r.status, 403, "{}", r.text());
@@ -339,12 +350,7 @@ fn an_agent_cannot_open_admin_pages() {
     assert_eq!(r.status, 200);
     assert!(r.text().contains("agent@example.com"));
     // The admin creates a user in the page; the form needs the session's token.
-    let csrf = s
-        .request("GET", "/api/v1/me", &[("Cookie", &admin)], b"")
-        .json()["csrf"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let csrf = csrf_of(&s, &admin);
     let form = format!(
         "csrf={csrf}&name=Davi&email=davi%40example.com&password={}&role=supervisor&language=en",
         urlencode(PASSWORD)
@@ -361,12 +367,7 @@ fn an_agent_cannot_open_admin_pages() {
     assert_eq!(r.status, 303, "{}", r.text());
     assert_eq!(sign_in(&s, "davi@example.com", PASSWORD).status, 303);
     // The agent can't, even with their own valid token.
-    let agent_csrf = s
-        .request("GET", "/api/v1/me", &[("Cookie", &agent)], b"")
-        .json()["csrf"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let agent_csrf = csrf_of(&s, &agent);
     let r = s.request(
         "POST",
         "/app/admin/users",
@@ -390,17 +391,8 @@ fn a_closed_reply_window_is_explained_and_offers_a_template() {
     assert!(create_user(&s, "carla@example.com", "agent", PASSWORD)
         .status
         .success());
-    let r = sign_in(&s, "carla@example.com", PASSWORD);
-    let jar = format!(
-        "concierge_session={}",
-        cookie_value(&r, "concierge_session").unwrap()
-    );
-    let csrf = s
-        .request("GET", "/api/v1/me", &[("Cookie", &jar)], b"")
-        .json()["csrf"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let jar = jar_of(&s, "carla@example.com");
+    let csrf = csrf_of(&s, &jar);
     // The fixture's message is from 2023: WhatsApp's 24 hours are long gone.
     let (wa, _) = connect(&s, "whatsapp", whatsapp_config("http://127.0.0.1:9"));
     assert_eq!(
@@ -490,13 +482,7 @@ fn the_customer_panel_shows_every_channel_and_lets_a_supervisor_undo_a_merge() {
         &serde_json::json!({"userId": "u-9", "traits": {"phone": "+972 98-765-4321"}}),
     );
     assert_eq!(r.status, 200);
-    let jar = |email: &str| {
-        let r = sign_in(&s, email, PASSWORD);
-        format!(
-            "concierge_session={}",
-            cookie_value(&r, "concierge_session").unwrap()
-        )
-    };
+    let jar = |email: &str| jar_of(&s, email);
     let agent = jar("agent@example.com");
     let page = s
         .request("GET", &format!("/app/c/{id}"), &[("Cookie", &agent)], b"")
@@ -521,19 +507,9 @@ fn the_customer_panel_shows_every_channel_and_lets_a_supervisor_undo_a_merge() {
         .and_then(|r| r.split('/').next())
         .unwrap_or_else(|| panic!("no undo for the supervisor: {page}"))
         .to_string();
-    let csrf = s
-        .request("GET", "/api/v1/me", &[("Cookie", &sup)], b"")
-        .json()["csrf"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let csrf = csrf_of(&s, &sup);
     // An agent's token can't undo it either.
-    let agent_csrf = s
-        .request("GET", "/api/v1/me", &[("Cookie", &agent)], b"")
-        .json()["csrf"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let agent_csrf = csrf_of(&s, &agent);
     let post = |jar: &str, csrf: &str| {
         s.request(
             "POST",
@@ -569,17 +545,8 @@ fn handed_off_conversations_go_round_robin_to_the_team_within_capacity() {
         };
         assert!(create_user(&s, email, role, PASSWORD).status.success());
     }
-    let r = sign_in(&s, "boss@example.com", PASSWORD);
-    let admin = format!(
-        "concierge_session={}",
-        cookie_value(&r, "concierge_session").unwrap()
-    );
-    let csrf = s
-        .request("GET", "/api/v1/me", &[("Cookie", &admin)], b"")
-        .json()["csrf"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let admin = jar_of(&s, "boss@example.com");
+    let csrf = csrf_of(&s, &admin);
     let form = |path: &str, body: String| {
         let r = s.request(
             "POST",
@@ -685,17 +652,8 @@ fn an_agent_cannot_take_a_colleagues_conversation() {
         .as_i64()
         .unwrap();
     let take = |email: &str| {
-        let r = sign_in(&s, email, PASSWORD);
-        let jar = format!(
-            "concierge_session={}",
-            cookie_value(&r, "concierge_session").unwrap()
-        );
-        let csrf = s
-            .request("GET", "/api/v1/me", &[("Cookie", &jar)], b"")
-            .json()["csrf"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let jar = jar_of(&s, email);
+        let csrf = csrf_of(&s, &jar);
         s.request(
             "POST",
             &format!("/app/c/{id}/assign-me"),
