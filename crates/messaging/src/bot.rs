@@ -263,12 +263,7 @@ async fn handle(m: &Messaging, active: &Active, w: &BotWork) -> Result<(), Strin
     } else {
         // A person has the conversation (or the message is too old for the bot): only the
         // brand's message rules apply (labels, reminders…), never the bot's words.
-        let owner = match conv.owner {
-            Owner::Queue(_) => "queue",
-            Owner::Agent(_) => "agent",
-            Owner::Bot => "bot",
-            Owner::Unassigned => "unassigned",
-        };
+        let owner = conv.owner.to_parts().0;
         let (effects, rules) = bot.rules_only(
             RuleEvent::MessageReceived,
             &turn,

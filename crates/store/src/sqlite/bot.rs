@@ -6,7 +6,7 @@
 //! bot read. A person's reply or assignment bumps that version in its own transaction, and the
 //! single writer orders the two, so the bot can never talk after a person has.
 
-use super::conversations::{conversation_by_id, CONVERSATION_COLUMNS, CONVERSATION_FROM};
+use super::conversations::{conversation_by_id, json_err, CONVERSATION_COLUMNS, CONVERSATION_FROM};
 use super::now_ms;
 use super::writer::{canon_of, Writer};
 use crate::{
@@ -17,10 +17,6 @@ use concierge_types::conversation::{Author, Content, ConversationView};
 use concierge_types::view::TimelineEvent;
 use concierge_types::ProfileId;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
-
-fn json_err(e: serde_json::Error) -> StoreError {
-    StoreError::Backend(format!("json: {e}"))
-}
 
 impl Writer {
     pub(super) fn save_bot_definition(&mut self, body: String) -> Result<i64, StoreError> {
@@ -207,7 +203,8 @@ impl Writer {
         Ok(())
     }
 
-    fn emit_conversation(
+    /// Emits `kind` with the conversation as it now is.
+    pub(super) fn emit_conversation(
         &mut self,
         kind: &str,
         conversation: i64,

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 /// Error code on messages whose send was cut short by a crash or restart.
 pub const INTERRUPTED: &str = "interrupted";
 
-fn json_err(e: serde_json::Error) -> StoreError {
+pub(super) fn json_err(e: serde_json::Error) -> StoreError {
     StoreError::Backend(format!("json: {e}"))
 }
 

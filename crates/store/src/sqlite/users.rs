@@ -126,11 +126,7 @@ impl Writer {
                 "UPDATE team_members SET last_assigned_at = ?1 WHERE team_id = ?2 AND user_id = ?3",
                 params![now, team_id, user],
             )?;
-            if let Some(v) = super::conversations::conversation_by_id(&self.conn, conversation)? {
-                let data = serde_json::to_value(&v)
-                    .map_err(|e| StoreError::Backend(format!("json: {e}")))?;
-                self.emit("conversation.assigned", Some(profile), data)?;
-            }
+            self.emit_conversation("conversation.assigned", conversation, profile)?;
             done.push((conversation, email));
         }
         Ok(done)
