@@ -178,6 +178,10 @@ pub enum Effect {
         reason: String,
         queue: String,
         wait_minutes: u32,
+        /// The intent the customer was about, if one stood out (for routing by team skills).
+        topic: Option<String>,
+        /// The language the bot read the customer in.
+        language: String,
     },
     Resolve,
 }
@@ -787,6 +791,8 @@ impl Ctx<'_> {
             reason: reason.to_string(),
             queue,
             wait_minutes: wait,
+            topic,
+            language: self.lang.clone(),
         });
         self.fire(RuleEvent::Handoff);
     }

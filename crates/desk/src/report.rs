@@ -300,7 +300,7 @@ pub fn report(rows: &[Row]) -> Report {
             .iter()
             .filter(|(_, c)| matches!(c, Clock::Breached { .. }))
             .count();
-        let mut add = |l: &mut (PersonLine, Vec<i64>)| {
+        let add = |l: &mut (PersonLine, Vec<i64>)| {
             l.0.conversations += 1;
             l.0.resolved += usize::from(row.sla.resolution_ms.is_some());
             l.0.breaches += breaches;

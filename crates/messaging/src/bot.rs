@@ -13,7 +13,7 @@ use concierge_bot::facts::{self, Customer, OrderEvent, ORDER_EVENTS};
 use concierge_bot::rules::{Action, RuleEvent, Target};
 use concierge_channels::{check_window, SendContext};
 use concierge_store::{BotAct, BotApplied, BotEffect, BotTurn, BotWork, Silence, Store};
-use concierge_types::conversation::{Author, Content, ConversationView, Owner};
+use concierge_types::conversation::{Author, ChannelKind, Content, ConversationView, Owner};
 use concierge_types::ProfileId;
 use serde_json::Value;
 use std::sync::Arc;
@@ -229,8 +229,13 @@ async fn handle(m: &Messaging, active: &Active, w: &BotWork) -> Result<(), Strin
             state,
             remember,
         } = decision;
+        let teams = match effects.iter().any(|e| matches!(e, Effect::Handoff { .. })) {
+            true => m.store.teams().await.map_err(|e| e.to_string())?,
+            false => Vec::new(),
+        };
         let effects = effects
             .into_iter()
+            .map(|e| place_handoff(e, &teams, conv.channel_kind))
             .filter_map(|e| to_store_effect(e, conv, now))
             .collect();
         if !remember.is_empty() {
@@ -299,6 +304,41 @@ async fn handle(m: &Messaging, active: &Active, w: &BotWork) -> Result<(), Strin
         BotApplied::Done | BotApplied::AlreadyHandled | BotApplied::Skipped => {}
     }
     Ok(())
+}
+
+/// A team's name is its queue. When the queue the bot chose is no team's, the team whose skills
+/// fit (language, channel, the topic) takes the conversation instead.
+fn place_handoff(e: Effect, teams: &[concierge_types::TeamView], channel: ChannelKind) -> Effect {
+    match e {
+        Effect::Handoff {
+            reason,
+            queue,
+            wait_minutes,
+            topic,
+            language,
+        } => {
+            let queue = if teams.iter().any(|t| t.name == queue) {
+                queue
+            } else {
+                concierge_desk::routing::pick_team(
+                    teams,
+                    Some(&language),
+                    channel,
+                    topic.as_deref(),
+                )
+                .map(|t| t.name.clone())
+                .unwrap_or(queue)
+            };
+            Effect::Handoff {
+                reason,
+                queue,
+                wait_minutes,
+                topic,
+                language,
+            }
+        }
+        e => e,
+    }
 }
 
 /// The engine's effect as the store writes it; a text the channel can't take now (a closed

@@ -14,8 +14,8 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use concierge_types::conversation::{
-    Author, ChannelKind, Content, ConversationStatus, ConversationView, InboundEntry, InboundState,
-    MessageView, Owner, Parsed, ProviderError,
+    Author, CannedResponse, ChannelKind, Content, ConversationStatus, ConversationView,
+    InboundEntry, InboundState, MessageView, Owner, Parsed, ProviderError,
 };
 use concierge_types::view::Timestamp;
 use concierge_types::view::{
@@ -193,6 +193,9 @@ pub struct NewMessage {
 #[derive(Debug, Clone)]
 pub enum ConversationChange {
     Assign(Owner),
+    /// Into this team's queue, only if nobody (no person, queue or bot) has it yet: routing by
+    /// skills never takes a conversation someone just took.
+    Place(String),
     Resolve,
     Reopen,
     Pending,
@@ -605,4 +608,36 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<(ConversationView, i64)>, StoreError>;
     /// Bot turns handled in `[since, until)` (ms).
     async fn bot_turns(&self, since: i64, until: i64) -> Result<Vec<BotTurnRow>, StoreError>;
+
+    // The desk.
+    /// Conversations created since `since` (ms) or not resolved, with their public turns.
+    async fn desk_conversations(&self, since: i64) -> Result<Vec<DeskConversation>, StoreError>;
+    /// Records that `user` has read `conversation` up to `message`.
+    async fn mark_read(&self, user: i64, conversation: i64, message: i64)
+        -> Result<(), StoreError>;
+    /// Unread incoming messages per conversation for `user` (only those with some).
+    async fn unread(
+        &self,
+        user: i64,
+        conversations: Vec<i64>,
+    ) -> Result<Vec<(i64, u32)>, StoreError>;
+    /// `(newest message id, latest conversation change)`: moves on any message or change.
+    async fn desk_mark(&self) -> Result<(i64, i64), StoreError>;
+    /// Open conversations with no owner, queue or bot yet, oldest first.
+    async fn unrouted(&self, limit: usize) -> Result<Vec<ConversationView>, StoreError>;
+    async fn canned_responses(&self) -> Result<Vec<CannedResponse>, StoreError>;
+    async fn save_canned_response(
+        &self,
+        shortcut: String,
+        language: String,
+        text: String,
+    ) -> Result<CannedResponse, StoreError>;
+    async fn delete_canned_response(&self, id: i64) -> Result<bool, StoreError>;
+}
+
+/// A conversation with its public turns (time, author), oldest first.
+#[derive(Debug, Clone)]
+pub struct DeskConversation {
+    pub conversation: ConversationView,
+    pub turns: Vec<(i64, Author)>,
 }

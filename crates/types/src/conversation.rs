@@ -435,6 +435,25 @@ pub struct ConversationView {
     /// Why the bot handed the conversation to a person, if it did.
     #[serde(default)]
     pub handoff_reason: Option<String>,
+    /// The team whose queue it last went through.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// When it first needed a person (the bot's handoff, an assignment, or a person's reply):
+    /// the SLA clock starts here.
+    #[serde(default)]
+    pub handed_at: Option<Timestamp>,
+    /// When it was resolved, while it stays resolved.
+    #[serde(default)]
+    pub resolved_at: Option<Timestamp>,
+}
+
+/// A reply agents insert by its shortcut (`/entrega`), in one language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CannedResponse {
+    pub id: i64,
+    pub shortcut: String,
+    pub language: String,
+    pub text: String,
 }
 
 /// Who wrote a message.

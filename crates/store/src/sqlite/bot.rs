@@ -182,7 +182,7 @@ impl Writer {
                 let (kind, id) = owner.to_parts();
                 self.conn.execute(
                     "UPDATE conversations SET owner_kind = ?1, owner_id = ?2, updated_at = ?3, bot_version = bot_version + 1,
-                       status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END WHERE id = ?4",
+                       status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END, resolved_at = NULL WHERE id = ?4",
                     params![kind, id, now, conversation],
                 )?;
                 self.emit_conversation("conversation.assigned", conversation, profile)?;
@@ -190,7 +190,8 @@ impl Writer {
             BotEffect::Handoff { reason, queue } => {
                 self.conn.execute(
                     "UPDATE conversations SET owner_kind = 'queue', owner_id = ?1, handoff_reason = ?2, updated_at = ?3, queued_at = ?3,
-                       bot_version = bot_version + 1, status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END
+                       team = ?1, handed_at = COALESCE(handed_at, ?3),
+                       bot_version = bot_version + 1, status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END, resolved_at = NULL
                      WHERE id = ?4",
                     params![queue, reason, now, conversation],
                 )?;

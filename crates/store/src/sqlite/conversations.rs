@@ -445,7 +445,7 @@ impl Writer {
             let preview = clip(&m.content.preview(), 200);
             self.conn.execute(
                 "UPDATE conversations SET messages = messages + 1, updated_at = ?1, last_message_at = ?1, last_preview = ?2,
-                   status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END
+                   status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END, resolved_at = NULL
                  WHERE id = ?3",
                 params![now, preview, conversation],
             )?;
@@ -459,7 +459,7 @@ impl Writer {
             // A person wrote to the customer: the bot stops for good (until handed back), in
             // this transaction, so nothing the bot decided earlier can still be written after.
             self.conn.execute(
-                "UPDATE conversations SET human_at = COALESCE(human_at, ?1), bot_version = bot_version + 1,
+                "UPDATE conversations SET human_at = COALESCE(human_at, ?1), handed_at = COALESCE(handed_at, ?1), bot_version = bot_version + 1,
                    owner_kind = CASE WHEN owner_kind = 'bot' THEN 'unassigned' ELSE owner_kind END,
                    owner_id = CASE WHEN owner_kind = 'bot' THEN NULL ELSE owner_id END
                  WHERE id = ?2",
@@ -504,13 +504,13 @@ impl Writer {
                 let (kind, id) = owner.to_parts();
                 let n = self.conn.execute(
                     "UPDATE conversations SET owner_kind = ?1, owner_id = ?2, updated_at = ?3, bot_version = bot_version + 1,
-                       status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END WHERE id = ?4",
+                       status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END, resolved_at = NULL WHERE id = ?4",
                     params![kind, id, now, conversation],
                 )?;
-                if matches!(owner, Owner::Queue(_)) {
+                if let Owner::Queue(team) = owner {
                     self.conn.execute(
-                        "UPDATE conversations SET queued_at = ?1 WHERE id = ?2",
-                        params![now, conversation],
+                        "UPDATE conversations SET queued_at = ?1, team = ?2 WHERE id = ?3",
+                        params![now, team, conversation],
                     )?;
                 }
                 if *owner == Owner::Bot {
@@ -518,26 +518,33 @@ impl Writer {
                 } else {
                     // A person decided who owns it: the bot no longer claims it.
                     self.conn.execute(
-                        "UPDATE conversations SET human_at = COALESCE(human_at, ?1) WHERE id = ?2",
+                        "UPDATE conversations SET human_at = COALESCE(human_at, ?1), handed_at = COALESCE(handed_at, ?1) WHERE id = ?2",
                         params![now, conversation],
                     )?;
                 }
                 n
             }
+            ConversationChange::Place(team) => self.conn.execute(
+                "UPDATE conversations SET owner_kind = 'queue', owner_id = ?1, team = ?1, queued_at = ?2, updated_at = ?2,
+                   handed_at = COALESCE(handed_at, ?2), bot_version = bot_version + 1
+                 WHERE id = ?3 AND owner_kind = 'unassigned' AND handed_at IS NULL AND status = 'open'",
+                params![team, now, conversation],
+            )?,
             ConversationChange::Resolve => self.conn.execute(
-                "UPDATE conversations SET status = 'resolved', snoozed_until = NULL, updated_at = ?1, bot_version = bot_version + 1 WHERE id = ?2",
+                "UPDATE conversations SET status = 'resolved', snoozed_until = NULL, updated_at = ?1, bot_version = bot_version + 1,
+                   resolved_at = CASE WHEN status = 'resolved' THEN resolved_at ELSE ?1 END WHERE id = ?2",
                 params![now, conversation],
             )?,
             ConversationChange::Reopen => self.conn.execute(
-                "UPDATE conversations SET status = 'open', snoozed_until = NULL, updated_at = ?1, bot_version = bot_version + 1 WHERE id = ?2",
+                "UPDATE conversations SET status = 'open', snoozed_until = NULL, resolved_at = NULL, updated_at = ?1, bot_version = bot_version + 1 WHERE id = ?2",
                 params![now, conversation],
             )?,
             ConversationChange::Pending => self.conn.execute(
-                "UPDATE conversations SET status = 'pending', snoozed_until = NULL, updated_at = ?1, bot_version = bot_version + 1 WHERE id = ?2",
+                "UPDATE conversations SET status = 'pending', snoozed_until = NULL, resolved_at = NULL, updated_at = ?1, bot_version = bot_version + 1 WHERE id = ?2",
                 params![now, conversation],
             )?,
             ConversationChange::Snooze(until) => self.conn.execute(
-                "UPDATE conversations SET status = 'snoozed', snoozed_until = ?1, updated_at = ?2, bot_version = bot_version + 1 WHERE id = ?3",
+                "UPDATE conversations SET status = 'snoozed', snoozed_until = ?1, resolved_at = NULL, updated_at = ?2, bot_version = bot_version + 1 WHERE id = ?3",
                 params![until, now, conversation],
             )?,
         };
@@ -547,7 +554,9 @@ impl Writer {
         let view = conversation_by_id(&self.conn, conversation)?;
         if let Some(v) = &view {
             let kind = match change {
-                ConversationChange::Assign(_) => "conversation.assigned",
+                ConversationChange::Assign(_) | ConversationChange::Place(_) => {
+                    "conversation.assigned"
+                }
                 _ => "conversation.status_changed",
             };
             let data = serde_json::to_value(v).map_err(json_err)?;
@@ -1002,7 +1011,8 @@ pub(super) fn inbound_entry(
 
 pub(super) const CONVERSATION_COLUMNS: &str = "c.id, p.canonical_id, c.channel_id, ch.kind, c.thread, c.contact_name, c.status, c.owner_kind, c.owner_id,
     c.created_at, c.updated_at, c.last_message_at, c.last_incoming_at, c.snoozed_until, c.last_preview, c.messages, c.subject,
-    c.language, (SELECT group_concat(label, char(31)) FROM (SELECT label FROM conversation_labels l WHERE l.conversation_id = c.id ORDER BY label)), c.handoff_reason";
+    c.language, (SELECT group_concat(label, char(31)) FROM (SELECT label FROM conversation_labels l WHERE l.conversation_id = c.id ORDER BY label)), c.handoff_reason,
+    c.team, c.handed_at, c.resolved_at";
 pub(super) const CONVERSATION_FROM: &str = "conversations c JOIN profiles p ON p.id = c.profile_id JOIN channels ch ON ch.id = c.channel_id";
 
 fn conversation_row(r: &Row) -> rusqlite::Result<ConversationView> {
@@ -1037,6 +1047,9 @@ pub(super) fn conversation_row_at(r: &Row, at: usize) -> rusqlite::Result<Conver
             .map(|l| l.split('\u{1f}').map(str::to_string).collect())
             .unwrap_or_default(),
         handoff_reason: r.get(at + 19)?,
+        team: r.get(at + 20)?,
+        handed_at: r.get::<_, Option<i64>>(at + 21)?.map(Timestamp),
+        resolved_at: r.get::<_, Option<i64>>(at + 22)?.map(Timestamp),
     })
 }
 

@@ -10,6 +10,7 @@
 mod bloom;
 mod bot;
 mod conversations;
+mod desk;
 mod read;
 pub mod schema;
 mod users;
@@ -17,14 +18,15 @@ mod writer;
 
 use crate::{
     ApplyReport, BotAct, BotApplied, BotDefinition, BotTurnRow, BotWork, ChannelRecord,
-    ConversationChange, ConversationFilter, Cursor, IngestReport, IntegrationEvent, KeyInfo,
-    NewChannel, NewInbound, NewMessage, NewUser, OutboxItem, OutboxOutcome, PendingInbound,
-    Progress, SessionRecord, Silence, Store, StoreError, StoreStats, Subscription,
+    ConversationChange, ConversationFilter, Cursor, DeskConversation, IngestReport,
+    IntegrationEvent, KeyInfo, NewChannel, NewInbound, NewMessage, NewUser, OutboxItem,
+    OutboxOutcome, PendingInbound, Progress, SessionRecord, Silence, Store, StoreError, StoreStats,
+    Subscription,
 };
 use async_trait::async_trait;
 use concierge_identity::Rules;
 use concierge_types::conversation::{
-    ConversationView, InboundEntry, InboundState, MessageView, Parsed,
+    CannedResponse, ConversationView, InboundEntry, InboundState, MessageView, Parsed,
 };
 use concierge_types::view::{
     ConsentLedger, ConsentRecord, CustomerView, ErasureReceipt, ExportDocument, MergeView,
@@ -545,6 +547,55 @@ impl Store for SqliteStore {
 
     async fn bot_turns(&self, since: i64, until: i64) -> Result<Vec<BotTurnRow>, StoreError> {
         self.read(move |c| bot::bot_turns(c, since, until)).await
+    }
+
+    async fn desk_conversations(&self, since: i64) -> Result<Vec<DeskConversation>, StoreError> {
+        self.read(move |c| desk::desk_conversations(c, since)).await
+    }
+
+    async fn mark_read(
+        &self,
+        user: i64,
+        conversation: i64,
+        message: i64,
+    ) -> Result<(), StoreError> {
+        self.write(move |w| w.mark_read(user, conversation, message))
+            .await
+    }
+
+    async fn unread(
+        &self,
+        user: i64,
+        conversations: Vec<i64>,
+    ) -> Result<Vec<(i64, u32)>, StoreError> {
+        self.read(move |c| desk::unread(c, user, &conversations))
+            .await
+    }
+
+    async fn desk_mark(&self) -> Result<(i64, i64), StoreError> {
+        self.read(desk::desk_mark).await
+    }
+
+    async fn unrouted(&self, limit: usize) -> Result<Vec<ConversationView>, StoreError> {
+        self.read(move |c| desk::unrouted(c, limit)).await
+    }
+
+    async fn canned_responses(&self) -> Result<Vec<CannedResponse>, StoreError> {
+        self.read(desk::canned).await
+    }
+
+    async fn save_canned_response(
+        &self,
+        shortcut: String,
+        language: String,
+        text: String,
+    ) -> Result<CannedResponse, StoreError> {
+        self.write(move |w| w.save_canned(shortcut, language, text))
+            .await
+    }
+
+    async fn delete_canned_response(&self, id: i64) -> Result<bool, StoreError> {
+        self.write(move |w| w.delete_canned(id)).await
     }
 
     async fn create_user(&self, user: NewUser) -> Result<UserView, StoreError> {

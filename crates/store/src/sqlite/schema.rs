@@ -340,6 +340,33 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE conversations ADD COLUMN queued_at INTEGER;
     UPDATE conversations SET queued_at = updated_at WHERE owner_kind = 'queue';
     ",
+    // 7: the desk: SLA clocks (when a person was first needed, when resolved), the team a
+    // conversation went through, what each person has read, canned responses.
+    "
+    ALTER TABLE conversations ADD COLUMN resolved_at INTEGER;
+    ALTER TABLE conversations ADD COLUMN handed_at INTEGER;
+    ALTER TABLE conversations ADD COLUMN team TEXT;
+    UPDATE conversations SET resolved_at = updated_at WHERE status = 'resolved';
+    UPDATE conversations SET handed_at = CASE WHEN human_at IS NULL THEN queued_at
+        WHEN queued_at IS NULL THEN human_at WHEN human_at < queued_at THEN human_at ELSE queued_at END;
+    UPDATE conversations SET team = owner_id WHERE owner_kind = 'queue';
+    CREATE INDEX conversations_created ON conversations (created_at);
+    CREATE INDEX conversations_updated ON conversations (updated_at);
+    CREATE TABLE conversation_reads (
+        user_id INTEGER NOT NULL,
+        conversation_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        PRIMARY KEY (user_id, conversation_id)
+    );
+    CREATE INDEX conversation_reads_conversation ON conversation_reads (conversation_id);
+    CREATE TABLE canned_responses (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        shortcut TEXT NOT NULL UNIQUE,
+        language TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    ",
 ];
 
 /// Brings the schema up to date inside one transaction.

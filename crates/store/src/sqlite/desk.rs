@@ -1,0 +1,155 @@
+//! What the desk reads and writes: conversations with their turns for SLAs and indicators, what
+//! each person has read, canned responses, and the change mark live pages watch.
+
+use super::conversations::{conversation_row_at, CONVERSATION_COLUMNS, CONVERSATION_FROM};
+use super::now_ms;
+use super::writer::Writer;
+use crate::{DeskConversation, StoreError};
+use concierge_types::conversation::{Author, CannedResponse};
+use rusqlite::{params, Connection};
+
+/// Conversations created since `since` or not resolved, each with its public turns.
+pub(super) fn desk_conversations(
+    conn: &Connection,
+    since: i64,
+) -> Result<Vec<DeskConversation>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM {CONVERSATION_FROM}
+         WHERE c.created_at >= ?1 OR c.status <> 'resolved' ORDER BY c.id"
+    ))?;
+    let views = stmt
+        .query_map([since], |r| conversation_row_at(r, 0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut turns = conn.prepare_cached(
+        "SELECT created_at, author FROM messages WHERE conversation_id = ?1 AND private = 0 ORDER BY id",
+    )?;
+    let mut out = Vec::with_capacity(views.len());
+    for v in views {
+        let t = turns
+            .query_map([v.id], |r| {
+                let author: String = r.get(1)?;
+                Ok((r.get::<_, i64>(0)?, Author::parse(&author)))
+            })?
+            .filter_map(|r| match r {
+                Ok((at, Some(a))) => Some(Ok((at, a))),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.push(DeskConversation {
+            conversation: v,
+            turns: t,
+        });
+    }
+    Ok(out)
+}
+
+/// Incoming messages `user` has not read, per conversation (at most 99 counted each).
+pub(super) fn unread(
+    conn: &Connection,
+    user: i64,
+    conversations: &[i64],
+) -> Result<Vec<(i64, u32)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE conversation_id = ?1 AND direction = 'incoming'
+           AND id > COALESCE((SELECT message_id FROM conversation_reads WHERE user_id = ?2 AND conversation_id = ?1), 0)
+         LIMIT 99)",
+    )?;
+    let mut out = Vec::new();
+    for &c in conversations {
+        let n: u32 = stmt.query_row(params![c, user], |r| r.get(0))?;
+        if n > 0 {
+            out.push((c, n));
+        }
+    }
+    Ok(out)
+}
+
+/// The newest message id and the latest conversation change: a live page reloads what it shows
+/// when either moves (a new message, an assignment, a status change).
+pub(super) fn desk_mark(conn: &Connection) -> Result<(i64, i64), StoreError> {
+    Ok(conn.query_row(
+        "SELECT (SELECT COALESCE(MAX(id), 0) FROM messages), (SELECT COALESCE(MAX(updated_at), 0) FROM conversations)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
+/// Open conversations nobody has decided about yet (no person, no queue, not the bot's), oldest
+/// first: the ones routing by skills places when no bot answers.
+pub(super) fn unrouted(
+    conn: &Connection,
+    limit: usize,
+) -> Result<Vec<concierge_types::conversation::ConversationView>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM {CONVERSATION_FROM}
+         WHERE c.owner_kind = 'unassigned' AND c.status = 'open' AND c.handed_at IS NULL AND c.team IS NULL
+           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.author = 'bot')
+         ORDER BY c.id LIMIT ?1"
+    ))?;
+    let rows = stmt.query_map([limit as i64], |r| conversation_row_at(r, 0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(super) fn canned(conn: &Connection) -> Result<Vec<CannedResponse>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, shortcut, language, text FROM canned_responses ORDER BY shortcut",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(CannedResponse {
+            id: r.get(0)?,
+            shortcut: r.get(1)?,
+            language: r.get(2)?,
+            text: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+impl Writer {
+    pub(super) fn mark_read(
+        &mut self,
+        user: i64,
+        conversation: i64,
+        message: i64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO conversation_reads (user_id, conversation_id, message_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT (user_id, conversation_id) DO UPDATE SET message_id = MAX(message_id, excluded.message_id)",
+            params![user, conversation, message],
+        )?;
+        Ok(())
+    }
+
+    /// Creates or replaces (by shortcut) a canned response.
+    pub(super) fn save_canned(
+        &mut self,
+        shortcut: String,
+        language: String,
+        text: String,
+    ) -> Result<CannedResponse, StoreError> {
+        self.conn.execute(
+            "INSERT INTO canned_responses (shortcut, language, text, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (shortcut) DO UPDATE SET language = excluded.language, text = excluded.text",
+            params![shortcut, language, text, now_ms()],
+        )?;
+        let id: i64 = self.conn.query_row(
+            "SELECT id FROM canned_responses WHERE shortcut = ?1",
+            [&shortcut],
+            |r| r.get(0),
+        )?;
+        Ok(CannedResponse {
+            id,
+            shortcut,
+            language,
+            text,
+        })
+    }
+
+    pub(super) fn delete_canned(&mut self, id: i64) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute("DELETE FROM canned_responses WHERE id = ?1", [id])?;
+        Ok(n > 0)
+    }
+}
