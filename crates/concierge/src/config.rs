@@ -19,6 +19,9 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// Identity resolution rules (`default_region` also reads `CONCIERGE_DEFAULT_REGION`).
     pub identity: Rules,
+    /// SLA targets and the business hours they are counted in (see the README's workspace
+    /// section).
+    pub sla: concierge_desk::SlaConfig,
 }
 
 /// Limits of the tracking API.
@@ -69,6 +72,7 @@ impl Default for Config {
             public_url: None,
             ingest: IngestConfig::default(),
             identity: Rules::default(),
+            sla: concierge_desk::SlaConfig::default(),
         }
     }
 }
@@ -125,6 +129,10 @@ impl Config {
                 config.identity.default_region
             );
         }
+        config
+            .sla
+            .compile()
+            .map_err(|e| anyhow::anyhow!("sla: {e}"))?;
         Ok(config)
     }
 
@@ -158,6 +166,7 @@ impl Config {
             limits: self.ingest.limits(),
             default_region: self.identity.default_region.clone(),
             public_url: self.public_url.clone(),
+            sla: self.sla.compile().unwrap_or_default(),
         }
     }
 }
@@ -181,5 +190,24 @@ mod tests {
         assert_eq!(c.identity.default_region, "PT");
         assert_eq!(c.identity.unique_kinds.len(), 2);
         assert_eq!(c.identity.limit(concierge_types::IdentifierKind::Phone), 2);
+    }
+
+    #[test]
+    fn sla_policies_are_configurable() {
+        let c: Config = toml::from_str(
+            "[sla]\nutc_offset = '-03:00'\nholidays = ['2026-12-25']\nfirst_response_minutes = 15\n\
+             [sla.hours]\nmon = '08:00-20:00'\nsat = '09:00-13:00'\n[sla.channels.email]\nfirst_response_minutes = 240\n",
+        )
+        .unwrap();
+        let sla = c.sla.compile().unwrap();
+        assert_eq!(sla.targets.first_response_minutes, 15);
+        assert_eq!(
+            sla.targets(concierge_types::conversation::ChannelKind::Email)
+                .first_response_minutes,
+            240
+        );
+        assert!(toml::from_str::<Config>("[sla]\nfirst_respnse_minutes = 1\n").is_err());
+        let bad: Config = toml::from_str("[sla.hours]\nmonday = '09:00-18:00'\n").unwrap();
+        assert!(bad.sla.compile().unwrap_err().contains("monday"));
     }
 }

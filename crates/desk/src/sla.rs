@@ -42,9 +42,10 @@ pub struct SlaConfig {
     pub hours: BTreeMap<String, String>,
     /// Closed days, `YYYY-MM-DD`.
     pub holidays: Vec<String>,
-    /// The default targets.
-    #[serde(flatten)]
-    pub targets: Targets,
+    /// The default targets, in business minutes (0: not measured).
+    pub first_response_minutes: u32,
+    pub next_response_minutes: u32,
+    pub resolution_minutes: u32,
     /// Targets for one channel kind (`email = { first_response_minutes = 240, … }`).
     pub channels: BTreeMap<String, Targets>,
 }
@@ -59,7 +60,9 @@ impl Default for SlaConfig {
             utc_offset: "-03:00".into(),
             hours: week,
             holidays: Vec::new(),
-            targets: Targets::default(),
+            first_response_minutes: Targets::default().first_response_minutes,
+            next_response_minutes: Targets::default().next_response_minutes,
+            resolution_minutes: Targets::default().resolution_minutes,
             channels: BTreeMap::new(),
         }
     }
@@ -92,7 +95,11 @@ impl SlaConfig {
         }
         Ok(Sla {
             hours,
-            targets: self.targets,
+            targets: Targets {
+                first_response_minutes: self.first_response_minutes,
+                next_response_minutes: self.next_response_minutes,
+                resolution_minutes: self.resolution_minutes,
+            },
             channels,
         })
     }

@@ -3,11 +3,79 @@
 (function () {
   "use strict";
   var main = document.querySelector("main[data-live]");
+  function typing() {
+    var a = document.activeElement;
+    return a && (a.tagName === "INPUT" || a.tagName === "TEXTAREA" || a.tagName === "SELECT" || a.isContentEditable);
+  }
+  function click(sel) {
+    var b = document.querySelector(sel);
+    if (b) b.click();
+  }
+  // Rows that open a conversation: j/k move, Enter or o opens.
+  var rows = Array.prototype.slice.call(document.querySelectorAll("tr[data-href]"));
+  var at = -1;
+  function select(i) {
+    if (!rows.length) return;
+    if (at >= 0) rows[at].classList.remove("selected");
+    at = Math.max(0, Math.min(rows.length - 1, i));
+    rows[at].classList.add("selected");
+    rows[at].scrollIntoView({ block: "nearest" });
+  }
+  var text = document.querySelector("form.reply textarea");
+  var pendingG = false;
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && text && document.activeElement === text) {
+      e.preventDefault();
+      text.form.requestSubmit ? text.form.requestSubmit() : text.form.submit();
+      return;
+    }
+    if (e.key === "Escape" && typing()) { document.activeElement.blur(); return; }
+    if (typing() || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (pendingG) {
+      pendingG = false;
+      if (e.key === "i") { location.href = "/app"; return; }
+      if (e.key === "d") { location.href = "/app/dashboard"; return; }
+    }
+    switch (e.key) {
+      case "g": pendingG = true; setTimeout(function () { pendingG = false; }, 1000); break;
+      case "j": select(at + 1); break;
+      case "k": select(at - 1); break;
+      case "o":
+      case "Enter": if (at >= 0) location.href = rows[at].dataset.href; break;
+      case "r": if (text) { e.preventDefault(); text.focus(); } break;
+      case "a": click("#assign-me"); break;
+      case "e": click("#status-action"); break;
+      case "/":
+        var canned = document.getElementById("canned");
+        if (canned) {
+          e.preventDefault();
+          canned.open = true;
+          var first = canned.querySelector("button");
+          if (first) first.focus();
+        }
+        break;
+    }
+  });
+  // A canned response goes into the reply box where the cursor is.
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest(".canned-item");
+    if (!b || !text) return;
+    var start = text.selectionStart || 0, end = text.selectionEnd || 0;
+    text.value = text.value.slice(0, start) + b.dataset.text + text.value.slice(end);
+    var caret = start + b.dataset.text.length;
+    text.focus();
+    text.setSelectionRange(caret, caret);
+    document.getElementById("canned").open = false;
+  });
   if (!main) return;
   var after = Number(main.dataset.after || 0);
-  var source = new EventSource("/app/events?after=" + after);
+  var changed = Number(main.dataset.changed || 0);
+  if (main.dataset.live === "dashboard") return;
+  var source = new EventSource("/app/events?after=" + after + "&changed=" + changed);
   if (main.dataset.live === "inbox") {
-    source.addEventListener("changed", function () { location.reload(); });
+    var reload = function () { location.reload(); };
+    source.addEventListener("message", reload);
+    source.addEventListener("conversation", reload);
     return;
   }
   var id = main.dataset.id;
@@ -29,18 +97,20 @@
         });
         list.lastElementChild && list.lastElementChild.scrollIntoView({ block: "end" });
       })
-      .finally(function () { busy = false; });
+      .finally(function () { busy = false; refreshHead(); });
   }
-  source.addEventListener("changed", pull);
-  // r: write a reply; Ctrl/Cmd+Enter: send it.
-  var text = document.querySelector("form.reply textarea");
-  document.addEventListener("keydown", function (e) {
-    if (e.key === "r" && document.activeElement === document.body && text) {
-      e.preventDefault();
-      text.focus();
-    }
-    if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && document.activeElement === text) {
-      text.form.submit();
-    }
-  });
+  // Owner, status and SLA change without a message (an assignment, a transfer, routing).
+  function refreshHead() {
+    fetch("/app/c/" + id + "/head", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : ""; })
+      .then(function (html) {
+        var head = document.getElementById("head");
+        if (!html || !head) return;
+        var box = document.createElement("div");
+        box.innerHTML = html; // server-rendered, every value escaped
+        if (box.firstElementChild) head.replaceWith(box.firstElementChild);
+      });
+  }
+  source.addEventListener("message", pull);
+  source.addEventListener("conversation", refreshHead);
 })();

@@ -27,6 +27,8 @@ pub struct ServerConfig {
     /// The address clients reach us at (`https://cx.example.com`), for the analytics.js settings.
     /// When unset, it is taken from the request's `Host`.
     pub public_url: Option<String>,
+    /// SLA targets and business hours for the workspace's badges and indicators.
+    pub sla: concierge_desk::Sla,
 }
 
 impl Default for ServerConfig {
@@ -35,6 +37,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             default_region: "BR".into(),
             public_url: None,
+            sla: concierge_desk::Sla::default(),
         }
     }
 }

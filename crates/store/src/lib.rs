@@ -173,6 +173,14 @@ pub struct ConversationFilter {
     /// Conversations with an id below this (the page cursor).
     pub before: Option<i64>,
     pub limit: usize,
+    pub channel_kind: Option<ChannelKind>,
+    /// `unassigned`, `bot`, `queue` or `agent`, with `owner_id` for one queue or agent.
+    pub owner_kind: Option<String>,
+    pub owner_id: Option<String>,
+    pub language: Option<String>,
+    pub team: Option<String>,
+    /// Leave resolved conversations out.
+    pub unresolved: bool,
 }
 
 /// A message written by an agent or the bot (or a private note).
@@ -612,6 +620,11 @@ pub trait Store: Send + Sync + 'static {
     // The desk.
     /// Conversations created since `since` (ms) or not resolved, with their public turns.
     async fn desk_conversations(&self, since: i64) -> Result<Vec<DeskConversation>, StoreError>;
+    /// The public turns of these conversations, in the same order.
+    async fn conversation_turns(
+        &self,
+        conversations: Vec<i64>,
+    ) -> Result<Vec<Vec<(i64, Author)>>, StoreError>;
     /// Records that `user` has read `conversation` up to `message`.
     async fn mark_read(&self, user: i64, conversation: i64, message: i64)
         -> Result<(), StoreError>;

@@ -79,6 +79,7 @@ async fn list(
             status,
             before: q.before,
             limit,
+            ..Default::default()
         })
         .await?;
     let next = (conversations.len() == limit)

@@ -1074,7 +1074,10 @@ pub(super) fn conversations(
         "SELECT {CONVERSATION_COLUMNS} FROM {CONVERSATION_FROM}
          WHERE (?1 IS NULL OR p.canonical_id = (SELECT canonical_id FROM profiles WHERE id = ?1))
            AND (?2 IS NULL OR c.channel_id = ?2) AND (?3 IS NULL OR c.status = ?3) AND (?4 IS NULL OR c.id < ?4)
-           AND (?6 IS NULL OR c.thread = ?6)
+           AND (?6 IS NULL OR c.thread = ?6) AND (?7 IS NULL OR ch.kind = ?7)
+           AND (?8 IS NULL OR c.owner_kind = ?8) AND (?9 IS NULL OR c.owner_id = ?9)
+           AND (?10 IS NULL OR c.language = ?10) AND (?11 IS NULL OR c.team = ?11)
+           AND (?12 = 0 OR c.status <> 'resolved')
          ORDER BY c.id DESC LIMIT ?5"
     ))?;
     let rows = stmt.query_map(
@@ -1084,7 +1087,13 @@ pub(super) fn conversations(
             f.status.map(|s| s.as_str()),
             f.before,
             f.limit as i64,
-            f.thread
+            f.thread,
+            f.channel_kind.map(|k| k.as_str()),
+            f.owner_kind,
+            f.owner_id,
+            f.language,
+            f.team,
+            f.unresolved
         ],
         conversation_row,
     )?;

@@ -20,26 +20,38 @@ pub(super) fn desk_conversations(
     let views = stmt
         .query_map([since], |r| conversation_row_at(r, 0))?
         .collect::<Result<Vec<_>, _>>()?;
-    let mut turns = conn.prepare_cached(
+    let ids: Vec<i64> = views.iter().map(|v| v.id).collect();
+    Ok(views
+        .into_iter()
+        .zip(turns(conn, &ids)?)
+        .map(|(conversation, turns)| DeskConversation {
+            conversation,
+            turns,
+        })
+        .collect())
+}
+
+/// Each conversation's public turns (time, author), oldest first.
+pub(super) fn turns(
+    conn: &Connection,
+    conversations: &[i64],
+) -> Result<Vec<Vec<(i64, Author)>>, StoreError> {
+    let mut stmt = conn.prepare_cached(
         "SELECT created_at, author FROM messages WHERE conversation_id = ?1 AND private = 0 ORDER BY id",
     )?;
-    let mut out = Vec::with_capacity(views.len());
-    for v in views {
-        let t = turns
-            .query_map([v.id], |r| {
-                let author: String = r.get(1)?;
-                Ok((r.get::<_, i64>(0)?, Author::parse(&author)))
-            })?
-            .filter_map(|r| match r {
-                Ok((at, Some(a))) => Some(Ok((at, a))),
-                Ok(_) => None,
-                Err(e) => Some(Err(e)),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        out.push(DeskConversation {
-            conversation: v,
-            turns: t,
-        });
+    let mut out = Vec::with_capacity(conversations.len());
+    for &c in conversations {
+        let rows = stmt.query_map([c], |r| {
+            let author: String = r.get(1)?;
+            Ok((r.get::<_, i64>(0)?, Author::parse(&author)))
+        })?;
+        let mut t = Vec::new();
+        for row in rows {
+            if let (at, Some(a)) = row? {
+                t.push((at, a));
+            }
+        }
+        out.push(t);
     }
     Ok(out)
 }

@@ -26,7 +26,7 @@ use crate::{
 use async_trait::async_trait;
 use concierge_identity::Rules;
 use concierge_types::conversation::{
-    CannedResponse, ConversationView, InboundEntry, InboundState, MessageView, Parsed,
+    Author, CannedResponse, ConversationView, InboundEntry, InboundState, MessageView, Parsed,
 };
 use concierge_types::view::{
     ConsentLedger, ConsentRecord, CustomerView, ErasureReceipt, ExportDocument, MergeView,
@@ -551,6 +551,13 @@ impl Store for SqliteStore {
 
     async fn desk_conversations(&self, since: i64) -> Result<Vec<DeskConversation>, StoreError> {
         self.read(move |c| desk::desk_conversations(c, since)).await
+    }
+
+    async fn conversation_turns(
+        &self,
+        conversations: Vec<i64>,
+    ) -> Result<Vec<Vec<(i64, Author)>>, StoreError> {
+        self.read(move |c| desk::turns(c, &conversations)).await
     }
 
     async fn mark_read(

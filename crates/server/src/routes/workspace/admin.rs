@@ -241,3 +241,100 @@ pub(super) async fn set_member(
     s.messaging.route.notify_one();
     Ok(Redirect::to("/app/admin/teams").into_response())
 }
+
+/// Canned responses: supervisors and admins keep them; agents insert them with `/`.
+pub(super) async fn canned_page(
+    State(s): State<SharedState>,
+    who: SignedIn,
+) -> Result<Response, Failure> {
+    who.require(Role::Supervisor)?;
+    let t = texts_for(&who.user.language);
+    let csrf = esc(&who.csrf);
+    let rows: String = s
+        .store
+        .canned_responses()
+        .await?
+        .iter()
+        .map(|r| {
+            format!(
+                "<tr><td>/{}</td><td>{}</td><td dir=\"auto\" class=\"preview\">{}</td><td>\
+                 <form method=\"post\" action=\"/app/admin/canned/{}/delete\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                 <button type=\"submit\" class=\"secondary\">{}</button></form></td></tr>",
+                esc(&r.shortcut),
+                esc(&r.language),
+                esc(&r.text),
+                r.id,
+                t.delete
+            )
+        })
+        .collect();
+    let body = format!(
+        "{top}<main><h1>{canned}</h1><table><thead><tr><th>{short}</th><th>{lang}</th><th>{text}</th><th></th></tr></thead><tbody>{rows}</tbody></table>\
+         <h2>{create}</h2><form class=\"new-user\" method=\"post\" action=\"/app/admin/canned\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <label>{short} <input name=\"shortcut\" required maxlength=\"40\" pattern=\"[A-Za-z0-9_\\-]+\"></label>\
+         <label>{lang} <select name=\"language\"><option>pt-BR</option><option>en</option><option>es</option></select></label>\
+         <label>{text} <textarea name=\"text\" required maxlength=\"2000\" dir=\"auto\"></textarea></label>\
+         <button type=\"submit\">{create}</button></form></main>",
+        top = top(t, &who),
+        canned = t.canned,
+        short = t.shortcut,
+        lang = t.language_l,
+        text = t.text_l,
+        create = t.create,
+    );
+    Ok(page(StatusCode::OK, shell(t, t.canned, &body)))
+}
+
+#[derive(Deserialize)]
+pub(super) struct CannedForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    shortcut: String,
+    #[serde(default)]
+    language: String,
+    #[serde(default)]
+    text: String,
+}
+
+pub(super) async fn save_canned(
+    State(s): State<SharedState>,
+    who: SignedIn,
+    Form(f): Form<CannedForm>,
+) -> Result<Response, Failure> {
+    who.require(Role::Supervisor)?;
+    who.check_csrf(&f.csrf)?;
+    let shortcut = f.shortcut.trim().trim_start_matches('/').to_lowercase();
+    let text = f.text.trim().to_string();
+    let valid_shortcut = !shortcut.is_empty()
+        && shortcut.len() <= 40
+        && shortcut
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid_shortcut || text.is_empty() || text.chars().count() > 2000 {
+        return Err(Failure::new(
+            ErrorCode::InvalidRequest,
+            "a canned response needs a shortcut (letters, digits, - and _) and a text of at most 2,000 characters",
+        ));
+    }
+    let language = match f.language.as_str() {
+        "en" | "es" => f.language.clone(),
+        _ => "pt-BR".to_string(),
+    };
+    s.store
+        .save_canned_response(shortcut, language, text)
+        .await?;
+    Ok(Redirect::to("/app/admin/canned").into_response())
+}
+
+pub(super) async fn delete_canned(
+    State(s): State<SharedState>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, Failure> {
+    who.require(Role::Supervisor)?;
+    who.check_csrf(&f.csrf)?;
+    s.store.delete_canned_response(id).await?;
+    Ok(Redirect::to("/app/admin/canned").into_response())
+}

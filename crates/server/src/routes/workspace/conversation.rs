@@ -36,6 +36,10 @@ pub(super) fn message_html(t: &Texts, c: &ConversationView, m: &MessageView) -> 
     } else {
         String::new()
     };
+    let text = match &m.content {
+        concierge_types::conversation::Content::Media { .. } => attachment(t, &m.content),
+        other => esc(&other.preview()),
+    };
     format!(
         "<article class=\"{class}\" data-id=\"{id}\"><div class=\"meta\">{who}{label} · {at} {ticks}</div>\
          <div class=\"text\" dir=\"auto\">{text}</div></article>",
@@ -43,8 +47,189 @@ pub(super) fn message_html(t: &Texts, c: &ConversationView, m: &MessageView) -> 
         who = esc(&who),
         at = time(m.created_at),
         ticks = ticks(m.status),
-        text = esc(&m.content.preview()),
     )
+}
+
+/// An attachment: its kind, name, type and size, and a link only to a plain https address (the
+/// file itself is never shown inline: it comes from the customer).
+fn attachment(t: &Texts, c: &concierge_types::conversation::Content) -> String {
+    let concierge_types::conversation::Content::Media {
+        media,
+        url,
+        mime_type,
+        filename,
+        caption,
+        size,
+        ..
+    } = c
+    else {
+        return String::new();
+    };
+    let kind = format!("{media:?}").to_lowercase();
+    let name = filename.as_deref().unwrap_or(&kind);
+    let mut facts = Vec::new();
+    if let Some(m) = mime_type {
+        facts.push(esc(m));
+    }
+    if let Some(n) = size {
+        facts.push(if *n >= 1 << 20 {
+            format!("{:.1} MB", *n as f64 / f64::from(1u32 << 20))
+        } else {
+            format!("{} KB", n.div_ceil(1024))
+        });
+    }
+    let label = format!(
+        "<span class=\"file-kind\">{}</span> <span class=\"file-name\" dir=\"auto\">{}</span> <small>{}</small>",
+        t.attachment,
+        esc(name),
+        facts.join(" · ")
+    );
+    let file = match url.as_deref().filter(|u| u.starts_with("https://")) {
+        Some(u) => format!(
+            "<a class=\"attachment\" href=\"{}\" rel=\"noopener noreferrer nofollow\" target=\"_blank\" download>{label}</a>",
+            esc(u)
+        ),
+        None => format!("<span class=\"attachment\">{label}</span>"),
+    };
+    match caption {
+        Some(c) => format!("{file}<br>{}", esc(c)),
+        None => file,
+    }
+}
+
+/// The conversation's header: who, where, status, owner, SLA, and the actions. Replaced live
+/// when the conversation changes hands or status.
+async fn head_html(
+    s: &SharedState,
+    who: &SignedIn,
+    t: &Texts,
+    c: &ConversationView,
+) -> Result<String, Failure> {
+    let id = c.id;
+    let csrf = esc(&who.csrf);
+    let now = chrono::Utc::now().timestamp_millis();
+    let turns = s
+        .store
+        .conversation_turns(vec![id])
+        .await?
+        .pop()
+        .unwrap_or_default();
+    let sla = concierge_desk::sla::evaluate(&s.config.sla, &facts(c, &turns), now);
+    let status_action = if c.status == concierge_types::conversation::ConversationStatus::Resolved {
+        ("reopen", t.reopen)
+    } else {
+        ("resolve", t.resolve)
+    };
+    let mut targets = format!("<option value=\"bot\">{}</option>", t.hand_back);
+    for team in s.store.teams().await? {
+        targets.push_str(&format!(
+            "<option value=\"queue:{v}\">{q}: {v}</option>",
+            v = esc(&team.name),
+            q = t.to_queue
+        ));
+    }
+    for u in s.store.users().await? {
+        targets.push_str(&format!(
+            "<option value=\"agent:{v}\">{a}: {n}</option>",
+            v = esc(&u.email),
+            n = esc(&u.name),
+            a = t.to_agent
+        ));
+    }
+    let form = |action: &str, inner: &str| {
+        format!(
+            "<form method=\"post\" action=\"/app/c/{id}/{action}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">{inner}</form>"
+        )
+    };
+    Ok(format!(
+        "<div id=\"head\" data-status=\"{status_raw}\"><h1 dir=\"auto\">{icon} {contact} <small>{status} · {owner}{team}</small> {badge}</h1>\
+         <div class=\"actions\">{take}{status_btn}{pending}{transfer}{snooze}</div></div>",
+        status_raw = c.status.as_str(),
+        icon = channel_icon(c.channel_kind),
+        contact = esc(c.contact_name.as_deref().unwrap_or(&c.thread)),
+        status = t.status(c.status),
+        owner = esc(&owner_text(&c.owner)),
+        team = c
+            .team
+            .as_deref()
+            .map(|x| format!(" · {}", esc(x)))
+            .unwrap_or_default(),
+        badge = sla_badge(t, &sla, now),
+        take = form(
+            "assign-me",
+            &format!("<button type=\"submit\" id=\"assign-me\">{}</button>", t.assign_me)
+        ),
+        status_btn = form(
+            status_action.0,
+            &format!("<button type=\"submit\" id=\"status-action\">{}</button>", status_action.1)
+        ),
+        pending = form(
+            "pending",
+            &format!("<button type=\"submit\" class=\"secondary\">{}</button>", t.pending_l)
+        ),
+        transfer = form(
+            "transfer",
+            &format!(
+                "<select name=\"to\" aria-label=\"{tr}\">{targets}</select><button type=\"submit\" class=\"secondary\">{tr}</button>",
+                tr = t.transfer
+            )
+        ),
+        snooze = form(
+            "snooze",
+            &format!(
+                "<select name=\"hours\" aria-label=\"{sn}\"><option value=\"1\">1 h</option><option value=\"4\">4 h</option>\
+                 <option value=\"24\">24 h</option><option value=\"72\">72 h</option><option value=\"0\">{until}</option></select>\
+                 <button type=\"submit\" class=\"secondary\">{sn}</button>",
+                sn = t.snooze,
+                until = t.until_reply
+            )
+        ),
+    ))
+}
+
+/// The header alone, for live updates.
+pub(super) async fn head_fragment(
+    State(s): State<SharedState>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, Failure> {
+    let t = texts_for(&who.user.language);
+    let c = s.store.conversation(id).await?.ok_or_else(|| {
+        Failure::new(
+            ErrorCode::ConversationNotFound,
+            "no conversation has this id",
+        )
+    })?;
+    Ok(page(StatusCode::OK, head_html(&s, &who, t, &c).await?))
+}
+
+/// Canned responses to insert, the conversation's language first.
+async fn canned_picker(
+    s: &SharedState,
+    t: &Texts,
+    c: &ConversationView,
+) -> Result<String, Failure> {
+    let mut all = s.store.canned_responses().await?;
+    if all.is_empty() {
+        return Ok(String::new());
+    }
+    let lang = c.language.clone().unwrap_or_else(|| "pt".into());
+    all.sort_by_key(|r| !r.language.starts_with(lang.as_str()));
+    let items: String = all
+        .iter()
+        .map(|r| {
+            format!(
+                "<li><button type=\"button\" class=\"canned-item\" data-text=\"{text}\" title=\"{text}\">/{short} <small>{lang}</small></button></li>",
+                text = esc(&r.text),
+                short = esc(&r.shortcut),
+                lang = esc(&r.language)
+            )
+        })
+        .collect();
+    Ok(format!(
+        "<details class=\"canned\" id=\"canned\"><summary>{}</summary><ul>{items}</ul></details>",
+        t.canned
+    ))
 }
 
 pub(super) async fn conversation_page(
@@ -72,7 +257,13 @@ pub(super) async fn render_conversation(
     let messages = s.store.messages(id, None, 500).await?.unwrap_or_default();
     let thread: String = messages.iter().map(|m| message_html(t, &c, m)).collect();
     let last = messages.last().map(|m| m.id).unwrap_or(0);
+    if last > 0 {
+        s.store.mark_read(who.user.id, id, last).await?;
+    }
     let panel = customer_panel(s, who, t, &c).await?;
+    let head = head_html(s, who, t, &c).await?;
+    let canned = canned_picker(s, t, &c).await?;
+    let (_, changed) = s.store.desk_mark().await?;
     let csrf = esc(&who.csrf);
     let window = concierge_channels::reply_window(c.channel_kind);
     let now = chrono::Utc::now().timestamp_millis();
@@ -106,34 +297,18 @@ pub(super) async fn render_conversation(
             ));
         }
     }
-    let status_action = if c.status == concierge_types::conversation::ConversationStatus::Resolved {
-        ("reopen", t.reopen)
-    } else {
-        ("resolve", t.resolve)
-    };
     let body = format!(
-        "{top}<main class=\"conversation\" data-live=\"conversation\" data-id=\"{id}\" data-after=\"{last}\">\
-         <section class=\"thread\"><p><a href=\"/app\">← {back}</a></p>\
-         <h1 dir=\"auto\">{contact} <small>{channel} · {status} · {owner}</small></h1>\
-         <div class=\"actions\">\
-           <form method=\"post\" action=\"/app/c/{id}/assign-me\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">{assign_me}</button></form>\
-           <form method=\"post\" action=\"/app/c/{id}/{sa}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\" id=\"status-action\">{sl}</button></form>\
-         </div>\
+        "{top}<main class=\"conversation\" data-live=\"conversation\" data-id=\"{id}\" data-after=\"{last}\" data-changed=\"{changed}\">\
+         <section class=\"thread\"><p><a href=\"/app\">← {back}</a></p>{head}\
          <div id=\"messages\">{thread}</div>{notice}\
          <form class=\"reply\" method=\"post\" action=\"/app/c/{id}/reply\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-           <textarea name=\"text\" dir=\"auto\" required maxlength=\"8000\" aria-label=\"{reply}\" placeholder=\"{reply}\"></textarea>\
+           {canned}<textarea name=\"text\" dir=\"auto\" required maxlength=\"8000\" aria-label=\"{reply}\" placeholder=\"{reply}\"></textarea>\
            <label><input type=\"checkbox\" name=\"note\" value=\"1\"> {note}</label>\
-           <button type=\"submit\">{send}</button></form></section>\
+           <button type=\"submit\">{send}</button></form><p class=\"help\">{help}</p></section>\
          <aside class=\"customer\"><h2>{customer_l}</h2>{panel}</aside></main><script src=\"/assets/app.js\"></script>",
         top = top(t, who),
         back = t.back,
-        contact = esc(c.contact_name.as_deref().unwrap_or(&c.thread)),
-        channel = esc(c.channel_kind.as_str()),
-        status = esc(c.status.as_str()),
-        owner = esc(&owner_text(&c.owner)),
-        assign_me = t.assign_me,
-        sa = status_action.0,
-        sl = status_action.1,
+        help = t.shortcuts_help,
         reply = t.reply,
         note = t.note,
         send = t.send,
@@ -282,8 +457,91 @@ pub(super) async fn act(
         }
         "resolve" => ConversationChange::Resolve,
         "reopen" => ConversationChange::Reopen,
+        "pending" => ConversationChange::Pending,
         _ => return Err(Failure::new(ErrorCode::NotFound, "no such action")),
     };
     let _ = crate::routes::conversations::change(&s, id, change).await?;
+    Ok(Redirect::to(&format!("/app/c/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct TransferForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    to: String,
+}
+
+/// To a team's queue, a person, or back to the bot. Agents move what is theirs or nobody's;
+/// a colleague's conversation is a supervisor's call.
+pub(super) async fn transfer(
+    State(s): State<SharedState>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<TransferForm>,
+) -> Result<Response, Failure> {
+    who.check_csrf(&f.csrf)?;
+    let c = s.store.conversation(id).await?.ok_or_else(|| {
+        Failure::new(
+            ErrorCode::ConversationNotFound,
+            "no conversation has this id",
+        )
+    })?;
+    if who.user.role < Role::Supervisor
+        && matches!(&c.owner, Owner::Agent(a) if *a != who.user.email)
+    {
+        return Err(Failure::new(
+            ErrorCode::Forbidden,
+            "another agent has this conversation; ask a supervisor to move it",
+        ));
+    }
+    let owner = match f.to.split_once(':') {
+        _ if f.to == "bot" => Owner::Bot,
+        Some(("queue", q)) if s.store.teams().await?.iter().any(|t| t.name == q) => {
+            Owner::Queue(q.to_string())
+        }
+        Some(("agent", a)) if s.store.users().await?.iter().any(|u| u.email == a) => {
+            Owner::Agent(a.to_string())
+        }
+        _ => {
+            return Err(Failure::new(
+                ErrorCode::InvalidRequest,
+                "transfer to a team's queue, a person, or the bot",
+            ))
+        }
+    };
+    let queued = matches!(owner, Owner::Queue(_));
+    let _ = crate::routes::conversations::change(&s, id, ConversationChange::Assign(owner)).await?;
+    if queued {
+        s.messaging.route.notify_one();
+    }
+    Ok(Redirect::to(&format!("/app/c/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct SnoozeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    hours: u32,
+}
+
+/// Out of the way for some hours, or until the customer writes again (`hours` = 0).
+pub(super) async fn snooze(
+    State(s): State<SharedState>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<SnoozeForm>,
+) -> Result<Response, Failure> {
+    who.check_csrf(&f.csrf)?;
+    if f.hours > 24 * 30 {
+        return Err(Failure::new(
+            ErrorCode::InvalidRequest,
+            "snooze for at most 30 days",
+        ));
+    }
+    let until = (f.hours > 0)
+        .then(|| chrono::Utc::now().timestamp_millis() + i64::from(f.hours) * 3_600_000);
+    let _ = crate::routes::conversations::change(&s, id, ConversationChange::Snooze(until)).await?;
     Ok(Redirect::to(&format!("/app/c/{id}")).into_response())
 }

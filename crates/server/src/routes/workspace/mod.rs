@@ -24,6 +24,8 @@ use std::time::Duration;
 
 mod admin;
 mod conversation;
+mod dashboard;
+mod desk;
 mod inbox;
 mod panel;
 mod sign_in;
@@ -31,6 +33,8 @@ mod texts;
 
 use admin::*;
 use conversation::*;
+use dashboard::*;
+use desk::*;
 use inbox::*;
 use panel::*;
 use sign_in::*;
@@ -49,6 +53,9 @@ pub fn routes() -> Router<SharedState> {
         .route("/app", get(inbox))
         .route("/app/c/{id}", get(conversation_page))
         .route("/app/c/{id}/messages", get(messages_fragment))
+        .route("/app/c/{id}/head", get(head_fragment))
+        .route("/app/c/{id}/transfer", post(transfer))
+        .route("/app/c/{id}/snooze", post(snooze))
         .route("/app/c/{id}/reply", post(reply))
         .route("/app/c/{id}/template", post(send_template))
         .route("/app/c/{id}/{action}", post(act))
@@ -57,6 +64,11 @@ pub fn routes() -> Router<SharedState> {
         .route("/app/admin/users", get(users_page).post(create_user))
         .route("/app/admin/teams", get(teams_page).post(save_team))
         .route("/app/admin/teams/{id}/members", post(set_member))
+        .route("/app/admin/canned", get(canned_page).post(save_canned))
+        .route("/app/admin/canned/{id}/delete", post(delete_canned))
+        .route("/app/dashboard", get(dashboard))
+        .route("/app/dashboard/list", get(drill_down))
+        .route("/app/dashboard.csv", get(export_csv))
         .route("/api/v1/me", get(me))
         .route(
             "/assets/app.js",
@@ -71,6 +83,7 @@ pub fn routes() -> Router<SharedState> {
             "/assets/app.css",
             get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS) }),
         )
+        .layer(axum::middleware::from_fn(html_errors))
 }
 
 fn shell(t: &Texts, title: &str, body: &str) -> String {
@@ -106,14 +119,19 @@ fn owner_text(o: &Owner) -> String {
 
 /// The top bar every workspace page shares.
 fn top(t: &Texts, who: &SignedIn) -> String {
-    let admin = if who.user.role == Role::Admin {
-        format!(
+    let mut admin = String::new();
+    if who.user.role >= Role::Supervisor {
+        admin.push_str(&format!(
+            "<a href=\"/app/dashboard\">{}</a><a href=\"/app/admin/canned\">{}</a>",
+            t.dashboard, t.canned
+        ));
+    }
+    if who.user.role == Role::Admin {
+        admin.push_str(&format!(
             "<a href=\"/app/admin/users\">{}</a><a href=\"/app/admin/teams\">{}</a>",
             t.users, t.teams
-        )
-    } else {
-        String::new()
-    };
+        ));
+    }
     format!(
         "<header><a href=\"/app\"><strong>Concierge</strong></a>{admin}<span class=\"who\">{name} · {role}</span>\
          <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
@@ -123,6 +141,48 @@ fn top(t: &Texts, who: &SignedIn) -> String {
         csrf = esc(&who.csrf),
         sign_out = t.sign_out,
     )
+}
+
+/// Errors on pages a browser opens are pages too, in the browser's language; scripts and API
+/// clients, which don't ask for HTML, keep the JSON shape.
+pub(crate) async fn html_errors(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    let t = browser_texts(req.headers());
+    let r = next.run(req).await;
+    let json = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/json"));
+    if !wants_html || !json || !(r.status().is_client_error() || r.status().is_server_error()) {
+        return r;
+    }
+    let status = r.status();
+    let retry = r.headers().get(header::RETRY_AFTER).cloned();
+    let bytes = axum::body::to_bytes(r.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let message = serde_json::from_slice::<concierge_types::ApiError>(&bytes)
+        .map(|e| e.message)
+        .unwrap_or_default();
+    let body = format!(
+        "<main class=\"error-page\"><h1>{}</h1><p role=\"alert\" dir=\"auto\">{}</p><p><a href=\"/app\">← {}</a></p></main>",
+        t.went_wrong,
+        esc(&message),
+        t.back
+    );
+    let mut out = page(status, shell(t, t.went_wrong, &body));
+    if let Some(v) = retry {
+        out.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    out
 }
 
 #[derive(Deserialize)]
