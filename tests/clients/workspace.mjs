@@ -1,6 +1,7 @@
 // Drives the agent workspace in headless Chromium, as an agent would.
 // usage: EMAIL=… PASSWORD=… CONTACT=… EVIL=… REPLY=… SHOTS=dir [CHROMIUM=/usr/bin/chromium] node workspace.mjs BASE_URL
-// Prints SIGNED_IN, LIVE_OK, ESCAPED_OK, REPLIED, RESOLVED, OK one per line as each step passes
+// Prints SIGNED_IN, LIVE_OK, ESCAPED_OK, ASSIGNED_LIVE, REPLIED, RESOLVED, OK one per line as each step passes
+// (after ESCAPED_OK the test assigns the conversation to the agent through the API)
 // and exits 0; on any failure prints `FAIL: reason` and exits 1. Diagnostics go to stderr.
 import { chromium } from 'playwright-core'
 
@@ -45,6 +46,10 @@ try {
   say('ESCAPED_OK')
   if (SHOTS) await page.screenshot({ path: `${SHOTS}/inbox.png`, fullPage: true })
 
+  // An assignment made elsewhere shows in the open inbox without a reload.
+  await page.locator('#inbox tbody tr', { hasText: EMAIL }).first().waitFor({ timeout: 30_000 })
+  say('ASSIGNED_LIVE')
+
   await Promise.all([page.waitForURL(/\/app\/c\/\d+$/), row.first().click()])
   const shown = await page.$$eval('#messages .text', (els) => els.map((e) => e.textContent))
   if (!shown.includes(EVIL)) await fail(`thread lacks the message as text: ${JSON.stringify(shown)}`)
@@ -55,8 +60,11 @@ try {
   say('REPLIED')
   if (SHOTS) await page.screenshot({ path: `${SHOTS}/conversation.png`, fullPage: true })
 
-  await Promise.all([page.waitForLoadState('load'), page.click('#status-action')])
-  await page.locator('h1 small', { hasText: 'resolved' }).waitFor({ timeout: 10_000 })
+  // Keyboard: Escape leaves the reply box, `e` resolves.
+  await page.locator('#head[data-status=open]').waitFor({ timeout: 10_000 })
+  await page.keyboard.press('Escape')
+  await page.keyboard.press('e')
+  await page.locator('#head[data-status=resolved]').waitFor({ timeout: 10_000 })
   say('RESOLVED')
   await browser.close()
   say('OK')

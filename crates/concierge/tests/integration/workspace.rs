@@ -181,7 +181,7 @@ fn sign_in_inbox_and_sign_out() {
         let r = s.request("GET", "/app", &[("Cookie", &jar)], b"");
         assert_eq!(r.status, 200);
         let html = r.text();
-        html.contains("whatsapp").then_some(r)
+        html.contains("<tr data-href=\"/app/c/").then_some(r)
     });
     let csp = page.header("content-security-policy").unwrap();
     assert!(
@@ -317,6 +317,15 @@ fn an_agent_works_a_whatsapp_conversation_in_chromium() {
     );
     expect("LIVE_OK");
     expect("ESCAPED_OK");
+    let list = s.admin("GET", "/api/v1/conversations", None).json();
+    let id = list["conversations"][0]["id"].as_i64().unwrap();
+    let r = s.admin(
+        "POST",
+        &format!("/api/v1/conversations/{id}/assign"),
+        Some(&serde_json::json!({"agent": "carla@example.com"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    expect("ASSIGNED_LIVE");
     expect("REPLIED");
     // The reply reached the provider, with the agent's words.
     let sent = eventually("the reply at the provider", || {
