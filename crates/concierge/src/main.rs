@@ -3,6 +3,7 @@
 mod bench;
 mod bot_eval;
 mod config;
+mod demo;
 mod import;
 
 use anyhow::{Context, Result};
@@ -41,6 +42,13 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve {
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Run the server on a fresh data folder filled with a demo shop (customers, orders,
+    /// conversations in every state, people and teams); prints one `login:` line per person.
+    Demo {
         /// Address to listen on [default: 127.0.0.1:8080].
         #[arg(long)]
         listen: Option<String>,
@@ -189,7 +197,7 @@ fn run() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let listen = match &cli.command {
-        Command::Serve { listen } => listen.clone(),
+        Command::Serve { listen } | Command::Demo { listen } => listen.clone(),
         _ => None,
     };
     let overrides = Overrides {
@@ -207,6 +215,29 @@ fn run() -> Result<()> {
         .context("starting the runtime")?;
     match cli.command {
         Command::Serve { .. } => runtime.block_on(serve(Config::load(&overrides)?)),
+        Command::Demo { .. } => {
+            // A fresh folder: the one given (which must hold no store yet), else a new one.
+            let dir = match &overrides.data_dir {
+                Some(d) => {
+                    anyhow::ensure!(
+                        !d.join("concierge.db").exists(),
+                        "the demo starts on a fresh data folder, and {} already holds a store; choose another --data-dir",
+                        d.display()
+                    );
+                    d.clone()
+                }
+                None => {
+                    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+                    std::env::temp_dir()
+                        .join(format!("concierge-demo-{stamp}-{}", std::process::id()))
+                }
+            };
+            let overrides = Overrides {
+                data_dir: Some(dir),
+                ..overrides
+            };
+            runtime.block_on(demo_serve(Config::load(&overrides)?))
+        }
         Command::Keys {
             command: KeysCommand::Create { name, scope },
         } => {
@@ -434,6 +465,30 @@ async fn serve(config: Config) -> Result<()> {
     concierge_server::serve(listener, app, shutdown_signal()).await?;
     tracing::info!("stopping: committing what is queued");
     store.shutdown();
+    Ok(())
+}
+
+async fn demo_serve(config: Config) -> Result<()> {
+    let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
+    let provider = demo::provider_stand_in().await?;
+    eprintln!("filling the demo shop (Loja Aurora)…");
+    let logins = demo::seed(&store, &config, &provider).await?;
+    let app = concierge_server::app(store.clone(), config.server_config());
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    println!(
+        "Concierge demo listening on http://{addr}/login (data in {})",
+        config.data_dir.display()
+    );
+    for l in &logins {
+        println!("login: {} {} {}", l.role.as_str(), l.email, l.password);
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    concierge_server::serve(listener, app, shutdown_signal()).await?;
+    tracing::info!("stopping: committing what is queued");
     Ok(())
 }
 

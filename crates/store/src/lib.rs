@@ -646,6 +646,36 @@ pub trait Store: Send + Sync + 'static {
         text: String,
     ) -> Result<CannedResponse, StoreError>;
     async fn delete_canned_response(&self, id: i64) -> Result<bool, StoreError>;
+    /// Writes a conversation that happened elsewhere (another help desk, the demo), with its
+    /// own times; nothing is sent. Returns its id.
+    async fn import_conversation(&self, c: ImportedConversation) -> Result<i64, StoreError>;
+}
+
+/// A whole conversation from elsewhere, oldest message first.
+#[derive(Debug, Clone)]
+pub struct ImportedConversation {
+    pub channel_id: String,
+    pub thread: String,
+    pub customer: ProfileId,
+    pub contact_name: Option<String>,
+    pub status: ConversationStatus,
+    pub owner: Owner,
+    pub language: Option<String>,
+    pub team: Option<String>,
+    pub handoff_reason: Option<String>,
+    pub handed_at: Option<i64>,
+    pub resolved_at: Option<i64>,
+    pub messages: Vec<ImportedMessage>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportedMessage {
+    pub author: Author,
+    pub author_name: Option<String>,
+    pub private: bool,
+    pub content: Content,
+    pub at: i64,
+    pub status: Option<concierge_types::conversation::DeliveryStatus>,
 }
 
 /// A conversation with its public turns (time, author), oldest first.

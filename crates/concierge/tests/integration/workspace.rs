@@ -678,3 +678,157 @@ fn an_agent_cannot_take_a_colleagues_conversation() {
     assert_eq!(take("bia@example.com"), 403);
     assert_eq!(take("sup@example.com"), 303, "a supervisor may move it");
 }
+
+/// `concierge demo` on a fresh folder: the logins it prints work, the supervisor's dashboard
+/// draws its charts and a bar drills down to as many conversations as it says, an agent sees
+/// the inbox with SLA badges but not the dashboard, and opens a conversation by keyboard.
+#[test]
+fn the_demo_starts_and_its_dashboard_renders_charts() {
+    use std::io::{BufRead, BufReader};
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "this test drives Debian's chromium ({chromium}); .ci/run installs it"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let mut child = Command::new(bin())
+        .args([
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let child = Kill(child);
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .trim_end_matches("/login")
+        .to_string();
+    let mut logins = std::collections::HashMap::new();
+    for _ in 0..6 {
+        let line = lines.next().unwrap().unwrap();
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(parts.len(), 4, "{line}");
+        assert_eq!(parts[0], "login:", "{line}");
+        logins
+            .entry(parts[1].to_string())
+            .or_insert_with(|| format!("{}:{}", parts[2], parts[3]));
+    }
+    assert!(
+        logins.contains_key("admin")
+            && logins.contains_key("supervisor")
+            && logins.contains_key("agent")
+    );
+
+    // The CSV export has one row per conversation of the period, with the header.
+    let jar = form_sign_in(&url, &logins["supervisor"]);
+    let csv = http_get(&url, "/app/dashboard.csv?days=30", &jar);
+    assert!(csv.starts_with("conversation_id,channel,contact"), "{csv}");
+    assert!(csv.lines().count() > 100, "{} lines", csv.lines().count());
+
+    // A second demo on the same folder is refused rather than mixed into it.
+    let again = Command::new(bin())
+        .args([
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("fresh data folder"));
+
+    let shots = crate::helpers::workspace().join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new("node")
+        .arg(crate::tracking::node_modules().join("demo.mjs"))
+        .arg(&url)
+        .env("CHROMIUM", &chromium)
+        .env("SUPERVISOR", &logins["supervisor"])
+        .env("AGENT", &logins["agent"])
+        .env("SHOTS", &shots)
+        .output()
+        .expect("run node tests/clients/demo.mjs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.lines().any(|l| l == "OK"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for step in ["DASHBOARD_OK", "DRILL_OK", "INBOX_OK", "CONVERSATION_OK"] {
+        assert!(stdout.contains(step), "{stdout}");
+    }
+    drop(child);
+}
+
+/// Signs in through the form (`email:password`) and returns the session cookie.
+fn form_sign_in(base: &str, who: &str) -> String {
+    let (email, password) = who.split_once(':').unwrap();
+    let addr = base.trim_start_matches("http://");
+    let get = raw_http(
+        addr,
+        "GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let csrf = get
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let body = format!(
+        "email={}&password={}&csrf={csrf}",
+        urlencode(email),
+        urlencode(password)
+    );
+    let post = raw_http(
+        addr,
+        &format!(
+            "POST /login HTTP/1.1\r\nHost: x\r\nCookie: concierge_login_csrf={csrf}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    let token = post
+        .split("concierge_session=")
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .unwrap_or_else(|| panic!("no session: {post}"));
+    format!("concierge_session={token}")
+}
+
+fn http_get(base: &str, path: &str, cookie: &str) -> String {
+    let r = raw_http(
+        base.trim_start_matches("http://"),
+        &format!("GET {path} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    r.split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default()
+}
+
+fn raw_http(addr: &str, request: &str) -> String {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}

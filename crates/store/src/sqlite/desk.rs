@@ -4,8 +4,9 @@
 use super::conversations::{conversation_row_at, CONVERSATION_COLUMNS, CONVERSATION_FROM};
 use super::now_ms;
 use super::writer::Writer;
-use crate::{DeskConversation, StoreError};
+use crate::{DeskConversation, ImportedConversation, StoreError};
 use concierge_types::conversation::{Author, CannedResponse};
+use concierge_types::conversation::{ConversationStatus, Direction};
 use rusqlite::{params, Connection};
 
 /// Conversations created since `since` or not resolved, each with its public turns.
@@ -119,6 +120,90 @@ pub(super) fn canned(conn: &Connection) -> Result<Vec<CannedResponse>, StoreErro
 }
 
 impl Writer {
+    pub(super) fn import_conversation(
+        &mut self,
+        c: ImportedConversation,
+    ) -> Result<i64, StoreError> {
+        let first = c.messages.first().map(|m| m.at).unwrap_or_else(now_ms);
+        let last = c.messages.last().map(|m| m.at).unwrap_or(first);
+        let last_in = c
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.author == Author::Customer)
+            .map(|m| m.at);
+        let preview = c
+            .messages
+            .iter()
+            .rev()
+            .find(|m| !m.private)
+            .map(|m| m.content.preview().chars().take(200).collect::<String>());
+        let (owner_kind, owner_id) = c.owner.to_parts();
+        let resolved_at = c
+            .resolved_at
+            .filter(|_| c.status == ConversationStatus::Resolved);
+        let human_at = c
+            .messages
+            .iter()
+            .find(|m| m.author == Author::Agent && !m.private)
+            .map(|m| m.at);
+        let queued_at = (owner_kind == "queue").then_some(c.handed_at.unwrap_or(last));
+        self.conn.execute(
+            "INSERT INTO conversations (channel_id, thread, profile_id, contact_name, status, owner_kind, owner_id,
+               created_at, updated_at, last_message_at, last_incoming_at, last_preview, messages, language, team,
+               handoff_reason, handed_at, resolved_at, human_at, queued_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+            rusqlite::params![
+                c.channel_id,
+                c.thread,
+                c.customer.0,
+                c.contact_name,
+                c.status.as_str(),
+                owner_kind,
+                owner_id,
+                first,
+                last,
+                last_in,
+                preview,
+                c.messages.len() as i64,
+                c.language,
+                c.team,
+                c.handoff_reason,
+                c.handed_at,
+                resolved_at,
+                human_at,
+                queued_at
+            ],
+        )?;
+        let id = self.conn.last_insert_rowid();
+        for m in &c.messages {
+            let direction = if m.author == Author::Customer {
+                Direction::Incoming
+            } else {
+                Direction::Outgoing
+            };
+            let content = serde_json::to_string(&m.content)
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            self.conn.execute(
+                "INSERT INTO messages (conversation_id, channel_id, direction, author, author_name, private, content, status,
+                   created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                rusqlite::params![
+                    id,
+                    c.channel_id,
+                    direction.as_str(),
+                    m.author.as_str(),
+                    m.author_name,
+                    m.private,
+                    content,
+                    m.status.map(|s| s.as_str()),
+                    m.at
+                ],
+            )?;
+        }
+        Ok(id)
+    }
+
     pub(super) fn mark_read(
         &mut self,
         user: i64,

@@ -605,6 +605,10 @@ impl Store for SqliteStore {
         self.write(move |w| w.delete_canned(id)).await
     }
 
+    async fn import_conversation(&self, c: crate::ImportedConversation) -> Result<i64, StoreError> {
+        self.write(move |w| w.import_conversation(c)).await
+    }
+
     async fn create_user(&self, user: NewUser) -> Result<UserView, StoreError> {
         self.write(move |w| w.create_user(user)).await
     }
