@@ -221,10 +221,12 @@ pub(super) async fn dashboard(
             } else {
                 ""
             };
-            format!(
-                "<a href=\"/app/dashboard?days={d}\"{current}>{d} {}</a>",
-                t.days
-            )
+            let label = if *d == 1 {
+                "24 h".to_string()
+            } else {
+                format!("{d} {}", t.days)
+            };
+            format!("<a href=\"/app/dashboard?days={d}\"{current}>{label}</a>")
         })
         .collect();
     let cards = [
