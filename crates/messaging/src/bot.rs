@@ -587,3 +587,64 @@ impl Indicators {
         i
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn team(id: i64, name: &str, languages: &[&str], topics: &[&str]) -> concierge_types::TeamView {
+        concierge_types::TeamView {
+            id,
+            name: name.into(),
+            languages: languages.iter().map(|s| s.to_string()).collect(),
+            channels: Vec::new(),
+            topics: topics.iter().map(|s| s.to_string()).collect(),
+            members: Vec::new(),
+        }
+    }
+
+    fn queue_of(e: Effect) -> String {
+        match e {
+            Effect::Handoff { queue, .. } => queue,
+            _ => panic!("not a handoff"),
+        }
+    }
+
+    #[test]
+    fn a_handoff_to_no_team_goes_to_the_team_whose_skills_fit() {
+        let teams = [
+            team(1, "atendimento", &["pt"], &[]),
+            team(2, "cobranca", &["pt"], &["payment_pix"]),
+        ];
+        let handoff = |queue: &str, topic: Option<&str>| Effect::Handoff {
+            reason: "asked_for_person".into(),
+            queue: queue.into(),
+            wait_minutes: 5,
+            topic: topic.map(str::to_string),
+            language: "pt".into(),
+        };
+        // The bot's queue is a team: kept.
+        let e = place_handoff(
+            handoff("atendimento", Some("payment_pix")),
+            &teams,
+            ChannelKind::Whatsapp,
+        );
+        assert_eq!(queue_of(e), "atendimento");
+        // "financeiro" is nobody's queue here: the team that handles Pix takes it.
+        let e = place_handoff(
+            handoff("financeiro", Some("payment_pix")),
+            &teams,
+            ChannelKind::Whatsapp,
+        );
+        assert_eq!(queue_of(e), "cobranca");
+        // No team fits an English speaker: the bot's choice stands.
+        let mut en = handoff("international", None);
+        if let Effect::Handoff { language, .. } = &mut en {
+            *language = "en".into();
+        }
+        assert_eq!(
+            queue_of(place_handoff(en, &teams, ChannelKind::Whatsapp)),
+            "international"
+        );
+    }
+}

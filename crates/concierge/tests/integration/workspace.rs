@@ -832,3 +832,118 @@ fn raw_http(addr: &str, request: &str) -> String {
     s.read_to_end(&mut out).unwrap();
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// With no bot, a new conversation goes to the queue of the team whose skills fit it: the
+/// language read from the customer's message, the channel. Canned responses are kept by
+/// supervisors (not agents) and offered in the reply box; the inbox filters by team.
+#[test]
+fn without_a_bot_conversations_go_to_the_team_whose_skills_fit() {
+    use crate::bot::{conversation_of, wa_text};
+    let s = Server::start();
+    let (wa, _) = connect(&s, "whatsapp", whatsapp_config("http://127.0.0.1:9"));
+    for (email, role) in [("boss@example.com", "admin"), ("ana@example.com", "agent")] {
+        assert!(create_user(&s, email, role, PASSWORD).status.success());
+    }
+    let admin = jar_of(&s, "boss@example.com");
+    let csrf = csrf_of(&s, &admin);
+    let form = |jar: &str, path: &str, body: String| {
+        s.request(
+            "POST",
+            path,
+            &[
+                ("Cookie", jar),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Accept", "text/html"),
+            ],
+            body.as_bytes(),
+        )
+    };
+    for (name, languages) in [("brasil", "pt-BR"), ("international", "en, es")] {
+        let r = form(
+            &admin,
+            "/app/admin/teams",
+            format!(
+                "csrf={csrf}&name={name}&languages={}&channels=whatsapp&topics=",
+                urlencode(languages)
+            ),
+        );
+        assert_eq!(r.status, 303, "{}", r.text());
+    }
+    let messages = [
+        (
+            "5511922220001",
+            "Hello, my package never arrived, can you help me please?",
+        ),
+        (
+            "5511922220002",
+            "Olá, meu pacote não chegou ainda, vocês podem me ajudar?",
+        ),
+    ];
+    for (phone, text) in messages {
+        assert_eq!(
+            meta_post(&s, &wa, &wa_text(phone, &format!("wamid.sk{phone}"), text)),
+            200
+        );
+    }
+    for ((phone, _), team) in messages.iter().zip(["international", "brasil"]) {
+        let c = eventually("placed by skills", || {
+            let c = conversation_of(&s, phone);
+            (c["owner"]["kind"] == "queue").then_some(c)
+        });
+        assert_eq!(c["owner"]["id"], team, "{c}");
+        assert_eq!(c["team"], team, "{c}");
+        assert!(c["handed_at"].is_string(), "{c}");
+    }
+    let inbox = s
+        .request("GET", "/app?team=international", &[("Cookie", &admin)], b"")
+        .text();
+    assert!(
+        inbox.contains("5511922220001") || inbox.contains("Test Name"),
+        "{inbox}"
+    );
+    assert_eq!(inbox.matches("<tr data-href=").count(), 1, "{inbox}");
+
+    // Canned responses: an agent may not keep them, and is told so on a page, not in JSON.
+    let agent = jar_of(&s, "ana@example.com");
+    let agent_csrf = csrf_of(&s, &agent);
+    let r = form(
+        &agent,
+        "/app/admin/canned",
+        format!("csrf={agent_csrf}&shortcut=oi&language=pt-BR&text=Ol%C3%A1"),
+    );
+    assert_eq!(r.status, 403);
+    assert!(r.text().contains("error-page"), "{}", r.text());
+    let r = form(
+        &admin,
+        "/app/admin/canned",
+        format!(
+            "csrf={csrf}&shortcut=prazo&language=pt-BR&text={}",
+            urlencode("Entregamos em até <b>3 dias</b> úteis.")
+        ),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let bad = form(
+        &admin,
+        "/app/admin/canned",
+        format!("csrf={csrf}&shortcut=no%20spaces&language=pt-BR&text=x"),
+    );
+    assert_eq!(bad.status, 400);
+    let id = conversation_of(&s, "5511922220002")["id"].as_i64().unwrap();
+    let page = s
+        .request("GET", &format!("/app/c/{id}"), &[("Cookie", &agent)], b"")
+        .text();
+    assert!(page.contains("/prazo"), "{page}");
+    assert!(page.contains("até &lt;b&gt;3 dias&lt;/b&gt;"), "{page}");
+    // Opening the conversation marked it read: no unread badge for this agent any more.
+    let inbox = s.request("GET", "/app", &[("Cookie", &agent)], b"").text();
+    let row = inbox
+        .split("<tr ")
+        .find(|r| r.contains(&format!("/app/c/{id}\"")))
+        .unwrap();
+    assert!(!row.contains("class=\"unread\""), "{row}");
+    let other = inbox
+        .split("<tr ")
+        .find(|r| r.contains("/app/c/") && !r.contains(&format!("/app/c/{id}\"")))
+        .unwrap();
+    assert!(other.contains("class=\"unread\""), "{other}");
+}
