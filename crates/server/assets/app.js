@@ -21,6 +21,17 @@
     rows[at].classList.add("selected");
     rows[at].scrollIntoView({ block: "nearest" });
   }
+  // Times arrive in UTC; each person reads them in their own zone and language.
+  function localTimes(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("time[datetime]"), function (el) {
+      var d = new Date(el.getAttribute("datetime"));
+      if (!isNaN(d)) {
+        el.textContent = d.toLocaleString(document.documentElement.lang || undefined,
+          { dateStyle: "short", timeStyle: "short" });
+      }
+    });
+  }
+  localTimes(document);
   var text = document.querySelector("form.reply textarea");
   var pendingG = false;
   document.addEventListener("keydown", function (e) {
@@ -93,6 +104,7 @@
         box.innerHTML = html; // server-rendered, every value escaped
         Array.prototype.forEach.call(box.querySelectorAll("article[data-id]"), function (a) {
           last = Math.max(last, Number(a.dataset.id));
+          localTimes(a);
           list.appendChild(a);
         });
         list.lastElementChild && list.lastElementChild.scrollIntoView({ block: "end" });
@@ -108,7 +120,10 @@
         if (!html || !head) return;
         var box = document.createElement("div");
         box.innerHTML = html; // server-rendered, every value escaped
-        if (box.firstElementChild) head.replaceWith(box.firstElementChild);
+        if (box.firstElementChild) {
+          localTimes(box.firstElementChild);
+          head.replaceWith(box.firstElementChild);
+        }
       });
   }
   source.addEventListener("message", pull);

@@ -100,7 +100,7 @@ pub(super) fn sla_badge(t: &Texts, s: &SlaState, now: i64) -> String {
             };
             format!(
                 "<span class=\"sla {class}\" data-sla=\"running\" title=\"{}\">{} · {} {}</span>",
-                time(concierge_types::view::Timestamp(due)),
+                time_text(concierge_types::view::Timestamp(due)),
                 t.sla_names[i],
                 t.due_in,
                 span(due - now)

@@ -102,10 +102,24 @@ struct CsrfForm {
     csrf: String,
 }
 
-fn time(t: concierge_types::view::Timestamp) -> String {
+/// A time in UTC as text, for attributes.
+fn time_text(t: concierge_types::view::Timestamp) -> String {
     chrono::DateTime::from_timestamp_millis(t.0)
-        .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default()
+}
+
+/// A time as a `<time>` element: UTC in the page, which the script rewrites in each person's
+/// own time zone and language.
+fn time(t: concierge_types::view::Timestamp) -> String {
+    match chrono::DateTime::from_timestamp_millis(t.0) {
+        Some(d) => format!(
+            "<time datetime=\"{}\">{}</time>",
+            d.format("%Y-%m-%dT%H:%M:%SZ"),
+            d.format("%Y-%m-%d %H:%M UTC")
+        ),
+        None => String::new(),
+    }
 }
 
 fn owner_text(o: &Owner) -> String {
