@@ -214,7 +214,7 @@ fn run() -> Result<()> {
         .build()
         .context("starting the runtime")?;
     match cli.command {
-        Command::Serve { .. } => runtime.block_on(serve(Config::load(&overrides)?)),
+        Command::Serve { .. } => runtime.block_on(serve(Config::load(&overrides)?, false)),
         Command::Demo { .. } => {
             // A fresh folder: the one given (which must hold no store yet), else a new one.
             let dir = match &overrides.data_dir {
@@ -236,7 +236,7 @@ fn run() -> Result<()> {
                 data_dir: Some(dir),
                 ..overrides
             };
-            runtime.block_on(demo_serve(Config::load(&overrides)?))
+            runtime.block_on(serve(Config::load(&overrides)?, true))
         }
         Command::Keys {
             command: KeysCommand::Create { name, scope },
@@ -451,44 +451,48 @@ fn open_store(config: &Config) -> Result<SqliteStore> {
         .with_context(|| format!("opening the store in {}", config.data_dir.display()))
 }
 
-async fn serve(config: Config) -> Result<()> {
+/// Runs the server; with `demo`, first fills the (fresh) store with the demo shop and prints
+/// its logins.
+async fn serve(config: Config, demo: bool) -> Result<()> {
     let store = Arc::new(open_store(&config)?);
+    let mut logins = Vec::new();
+    if demo {
+        let provider = demo::provider_stand_in().await?;
+        eprintln!("filling the demo shop (Loja Aurora)…");
+        let dyn_store: Arc<dyn Store> = store.clone();
+        logins = demo::seed(&dyn_store, &config, &provider)
+            .await
+            .with_context(|| {
+                format!(
+                    "filling the demo; delete {} before trying again",
+                    config.data_dir.display()
+                )
+            })?;
+    }
     let app = concierge_server::app(store.clone(), config.server_config());
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    println!(
-        "Concierge listening on http://{addr} (data in {})",
-        config.data_dir.display()
-    );
-    concierge_server::serve(listener, app, shutdown_signal()).await?;
-    tracing::info!("stopping: committing what is queued");
-    store.shutdown();
-    Ok(())
-}
-
-async fn demo_serve(config: Config) -> Result<()> {
-    let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
-    let provider = demo::provider_stand_in().await?;
-    eprintln!("filling the demo shop (Loja Aurora)…");
-    let logins = demo::seed(&store, &config, &provider).await?;
-    let app = concierge_server::app(store.clone(), config.server_config());
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| format!("listening on {}", config.listen))?;
-    let addr = listener.local_addr()?;
-    println!(
-        "Concierge demo listening on http://{addr}/login (data in {})",
-        config.data_dir.display()
-    );
-    for l in &logins {
-        println!("login: {} {} {}", l.role.as_str(), l.email, l.password);
+    if demo {
+        println!(
+            "Concierge demo listening on http://{addr}/login (data in {})",
+            config.data_dir.display()
+        );
+        for l in &logins {
+            println!("login: {} {} {}", l.role.as_str(), l.email, l.password);
+        }
+    } else {
+        println!(
+            "Concierge listening on http://{addr} (data in {})",
+            config.data_dir.display()
+        );
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
     concierge_server::serve(listener, app, shutdown_signal()).await?;
     tracing::info!("stopping: committing what is queued");
+    store.shutdown();
     Ok(())
 }
 

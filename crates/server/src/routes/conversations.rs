@@ -39,7 +39,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/api/v1/conversations/{id}/snooze", post(snooze))
 }
 
-fn not_found() -> Failure {
+pub(crate) fn not_found() -> Failure {
     Failure::new(
         ErrorCode::ConversationNotFound,
         "no conversation has this id",

@@ -3,6 +3,17 @@
 
 use super::*;
 
+/// The conversation, or the not-found answer.
+pub(super) async fn conversation_or_404(
+    s: &SharedState,
+    id: i64,
+) -> Result<ConversationView, Failure> {
+    s.store
+        .conversation(id)
+        .await?
+        .ok_or_else(crate::routes::conversations::not_found)
+}
+
 /// Delivery ticks as a WhatsApp user reads them, with a class for colour and a title in words.
 pub(super) fn ticks(status: Option<DeliveryStatus>) -> String {
     let (mark, class) = match status {
@@ -194,12 +205,7 @@ pub(super) async fn head_fragment(
     Path(id): Path<i64>,
 ) -> Result<Response, Failure> {
     let t = texts_for(&who.user.language);
-    let c = s.store.conversation(id).await?.ok_or_else(|| {
-        Failure::new(
-            ErrorCode::ConversationNotFound,
-            "no conversation has this id",
-        )
-    })?;
+    let c = conversation_or_404(&s, id).await?;
     Ok(page(StatusCode::OK, head_html(&s, &who, t, &c).await?))
 }
 
@@ -248,12 +254,7 @@ pub(super) async fn render_conversation(
     error: Option<&Failure>,
 ) -> Result<Response, Failure> {
     let t = texts_for(&who.user.language);
-    let Some(c) = s.store.conversation(id).await? else {
-        return Err(Failure::new(
-            ErrorCode::ConversationNotFound,
-            "no conversation has this id",
-        ));
-    };
+    let c = conversation_or_404(s, id).await?;
     let messages = s.store.messages(id, None, 500).await?.unwrap_or_default();
     let thread: String = messages.iter().map(|m| message_html(t, &c, m)).collect();
     let last = messages.last().map(|m| m.id).unwrap_or(0);
@@ -335,12 +336,7 @@ pub(super) async fn messages_fragment(
     Query(q): Query<After>,
 ) -> Result<Response, Failure> {
     let t = texts_for(&who.user.language);
-    let Some(c) = s.store.conversation(id).await? else {
-        return Err(Failure::new(
-            ErrorCode::ConversationNotFound,
-            "no conversation has this id",
-        ));
-    };
+    let c = conversation_or_404(&s, id).await?;
     let messages = s
         .store
         .messages(id, Some(q.after), 200)
@@ -440,12 +436,7 @@ pub(super) async fn act(
         "assign-me" => {
             // Agents take what nobody has; taking from a colleague is a supervisor's call.
             if who.user.role < Role::Supervisor {
-                let c = s.store.conversation(id).await?.ok_or_else(|| {
-                    Failure::new(
-                        ErrorCode::ConversationNotFound,
-                        "no conversation has this id",
-                    )
-                })?;
+                let c = conversation_or_404(&s, id).await?;
                 if matches!(&c.owner, Owner::Agent(a) if *a != who.user.email) {
                     return Err(Failure::new(
                         ErrorCode::Forbidden,
@@ -481,12 +472,7 @@ pub(super) async fn transfer(
     Form(f): Form<TransferForm>,
 ) -> Result<Response, Failure> {
     who.check_csrf(&f.csrf)?;
-    let c = s.store.conversation(id).await?.ok_or_else(|| {
-        Failure::new(
-            ErrorCode::ConversationNotFound,
-            "no conversation has this id",
-        )
-    })?;
+    let c = conversation_or_404(&s, id).await?;
     if who.user.role < Role::Supervisor
         && matches!(&c.owner, Owner::Agent(a) if *a != who.user.email)
     {

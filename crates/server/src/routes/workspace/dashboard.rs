@@ -16,6 +16,11 @@ pub(super) struct DashQuery {
 
 const DAY: i64 = 86_400_000;
 
+fn drill_of(q: &DashQuery) -> Result<Drill, Failure> {
+    Drill::parse(&q.m, &q.k)
+        .ok_or_else(|| Failure::new(ErrorCode::InvalidRequest, "no such indicator"))
+}
+
 fn period(q: &DashQuery) -> u32 {
     q.days.unwrap_or(7).clamp(1, 365)
 }
@@ -353,8 +358,7 @@ pub(super) async fn drill_down(
     who.require(Role::Supervisor)?;
     let t = texts_for(&who.user.language);
     let days = period(&q);
-    let drill = Drill::parse(&q.m, &q.k)
-        .ok_or_else(|| Failure::new(ErrorCode::InvalidRequest, "no such indicator"))?;
+    let drill = drill_of(&q)?;
     let now = chrono::Utc::now().timestamp_millis();
     let rows = rows(&s, days, now).await?;
     let mut picked: Vec<&Row> = rows.iter().filter(|r| drill.matches(r)).collect();
@@ -412,8 +416,7 @@ pub(super) async fn export_csv(
 ) -> Result<Response, Failure> {
     who.require(Role::Supervisor)?;
     let days = period(&q);
-    let drill = Drill::parse(&q.m, &q.k)
-        .ok_or_else(|| Failure::new(ErrorCode::InvalidRequest, "no such indicator"))?;
+    let drill = drill_of(&q)?;
     let now = chrono::Utc::now().timestamp_millis();
     let rows: Vec<Row> = rows(&s, days, now)
         .await?
