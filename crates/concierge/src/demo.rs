@@ -151,6 +151,28 @@ fn getrandom_fill(buf: &mut [u8]) -> std::io::Result<()> {
     std::fs::File::open("/dev/urandom")?.read_exact(buf)
 }
 
+/// A random hex secret, fresh for each demo: nobody can sign webhooks for someone else's demo.
+fn secret() -> Result<String> {
+    let mut b = [0u8; 16];
+    getrandom_fill(&mut b).context("reading random bytes")?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// A new folder only this user can read, under the system's temporary folder.
+pub fn private_dir() -> Result<std::path::PathBuf> {
+    let mut b = [0u8; 6];
+    getrandom_fill(&mut b).context("reading random bytes")?;
+    let name: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let dir = std::env::temp_dir().join(format!("concierge-demo-{name}"));
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(&dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
 async fn people(store: &Arc<dyn Store>, rng: &mut Rng) -> Result<Vec<Login>> {
     let people = [
         (Role::Admin, "admin@aurora.demo", "Ana Admin", "pt-BR"),
@@ -265,13 +287,13 @@ async fn channels(
         (
             ChannelKind::Whatsapp,
             "Aurora WhatsApp",
-            json!({"app_secret": "demo-app-secret", "verify_token": "demo-verify", "access_token": "demo-access",
+            json!({"app_secret": secret()?, "verify_token": secret()?, "access_token": "demo-access",
                    "phone_number_id": "100200300400500", "api_base": provider_url}),
         ),
         (
             ChannelKind::Instagram,
             "@lojaaurora",
-            json!({"app_secret": "demo-app-secret", "verify_token": "demo-verify", "page_access_token": "demo-page",
+            json!({"app_secret": secret()?, "verify_token": secret()?, "page_access_token": "demo-page",
                    "api_base": provider_url}),
         ),
         (
@@ -279,11 +301,7 @@ async fn channels(
             "sac@lojaaurora.demo",
             json!({"smtp_url": "smtp://127.0.0.1:9", "address": "sac@lojaaurora.demo"}),
         ),
-        (
-            ChannelKind::Webchat,
-            "Site",
-            json!({"secret": "demo-webchat-secret"}),
-        ),
+        (ChannelKind::Webchat, "Site", json!({"secret": secret()?})),
     ];
     let mut out = std::collections::HashMap::new();
     for (kind, name, config) in specs {
@@ -899,6 +917,9 @@ pub async fn provider_stand_in() -> Result<String> {
                         return;
                     }
                     got.extend_from_slice(&buf[..k]);
+                    if got.len() > 1 << 20 {
+                        return;
+                    }
                     if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
                         let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
                         let len = head

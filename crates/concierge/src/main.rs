@@ -216,27 +216,28 @@ fn run() -> Result<()> {
     match cli.command {
         Command::Serve { .. } => runtime.block_on(serve(Config::load(&overrides)?, false)),
         Command::Demo { .. } => {
-            // A fresh folder: the one given (which must hold no store yet), else a new one.
-            let dir = match &overrides.data_dir {
+            // A fresh folder: the one given (which must hold no store yet), else a new private
+            // one. A folder made here is removed again if the demo can't be filled.
+            let (dir, made) = match &overrides.data_dir {
                 Some(d) => {
                     anyhow::ensure!(
                         !d.join("concierge.db").exists(),
                         "the demo starts on a fresh data folder, and {} already holds a store; choose another --data-dir",
                         d.display()
                     );
-                    d.clone()
+                    (d.clone(), false)
                 }
-                None => {
-                    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
-                    std::env::temp_dir()
-                        .join(format!("concierge-demo-{stamp}-{}", std::process::id()))
-                }
+                None => (demo::private_dir()?, true),
             };
             let overrides = Overrides {
-                data_dir: Some(dir),
+                data_dir: Some(dir.clone()),
                 ..overrides
             };
-            runtime.block_on(serve(Config::load(&overrides)?, true))
+            let result = runtime.block_on(async { serve(Config::load(&overrides)?, true).await });
+            if result.is_err() && made {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            result
         }
         Command::Keys {
             command: KeysCommand::Create { name, scope },
@@ -452,28 +453,31 @@ fn open_store(config: &Config) -> Result<SqliteStore> {
 }
 
 /// Runs the server; with `demo`, first fills the (fresh) store with the demo shop and prints
-/// its logins.
+/// its logins. The address is bound first, so a busy port leaves nothing behind.
 async fn serve(config: Config, demo: bool) -> Result<()> {
-    let store = Arc::new(open_store(&config)?);
-    let mut logins = Vec::new();
-    if demo {
-        let provider = demo::provider_stand_in().await?;
-        eprintln!("filling the demo shop (Loja Aurora)…");
-        let dyn_store: Arc<dyn Store> = store.clone();
-        logins = demo::seed(&dyn_store, &config, &provider)
-            .await
-            .with_context(|| {
-                format!(
-                    "filling the demo; delete {} before trying again",
-                    config.data_dir.display()
-                )
-            })?;
-    }
-    let app = concierge_server::app(store.clone(), config.server_config());
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let store = Arc::new(open_store(&config)?);
+    let mut logins = Vec::new();
+    if demo {
+        if !addr.ip().is_loopback() {
+            eprintln!("warning: the demo listens on {addr}, beyond this machine; its passwords are printed here");
+        }
+        let provider = demo::provider_stand_in().await?;
+        eprintln!("filling the demo shop (Loja Aurora)…");
+        let dyn_store: Arc<dyn Store> = store.clone();
+        let seeded = demo::seed(&dyn_store, &config, &provider).await;
+        logins = match seeded {
+            Ok(l) => l,
+            Err(e) => {
+                store.shutdown();
+                return Err(e).context("filling the demo");
+            }
+        };
+    }
+    let app = concierge_server::app(store.clone(), config.server_config());
     if demo {
         println!(
             "Concierge demo listening on http://{addr}/login (data in {})",

@@ -73,6 +73,8 @@ pub enum Drill {
     Backlog(String),
     /// `first_response|next_response|resolution` and `met|breached|running`.
     Sla(String, String),
+    /// Any target breached.
+    Breached,
     Agent(String),
     Team(String),
 }
@@ -87,6 +89,7 @@ impl Drill {
             "resolved" => Drill::Resolved,
             "bot" => Drill::BotTouched,
             "contained" => Drill::Contained,
+            "breached" => Drill::Breached,
             "escalated" => Drill::Escalated,
             "reason" => Drill::Reason(key.to_string()),
             "backlog" => Drill::Backlog(key.to_string()),
@@ -115,6 +118,7 @@ impl Drill {
             Drill::Resolved => ("resolved", String::new()),
             Drill::BotTouched => ("bot", String::new()),
             Drill::Contained => ("contained", String::new()),
+            Drill::Breached => ("breached", String::new()),
             Drill::Escalated => ("escalated", String::new()),
             Drill::Reason(r) => ("reason", r.clone()),
             Drill::Backlog(b) => ("backlog", b.clone()),
@@ -140,7 +144,8 @@ impl Drill {
             Drill::BotTouched => r.bot_touched,
             Drill::Contained => r.contained,
             Drill::Escalated => r.escalated,
-            Drill::Reason(x) => r.escalated && r.facts.handoff_reason.as_deref() == Some(x),
+            Drill::Reason(x) => r.escalated && r.facts.handoff_reason.as_deref().unwrap_or("") == x,
+            Drill::Breached => r.sla.breached(),
             Drill::Sla(m, o) => r
                 .sla
                 .clocks()
@@ -218,6 +223,8 @@ pub struct Report {
     pub sla: [(&'static str, SlaCount); 3],
     pub agents: Vec<PersonLine>,
     pub teams: Vec<PersonLine>,
+    /// Conversations with any target breached.
+    pub breached: usize,
 }
 
 impl Report {
@@ -227,9 +234,6 @@ impl Report {
     }
     pub fn escalation(&self) -> Option<f64> {
         (self.bot_touched > 0).then(|| 100.0 * self.escalated as f64 / self.bot_touched as f64)
-    }
-    pub fn breaches(&self) -> usize {
-        self.sla.iter().map(|(_, c)| c.breached).sum()
     }
 }
 
@@ -279,6 +283,7 @@ pub fn report(rows: &[Row]) -> Report {
         frt.extend(row.sla.first_response_ms);
         res.extend(row.sla.resolution_ms);
         r.bot_touched += usize::from(row.bot_touched);
+        r.breached += usize::from(row.sla.breached());
         r.contained += usize::from(row.contained);
         if row.escalated {
             r.escalated += 1;
@@ -389,7 +394,8 @@ fn cell(s: &str) -> String {
     } else {
         s.to_string()
     };
-    if s.contains([',', '"', '\n', '\r']) {
+    // `;` too: spreadsheets set to Portuguese split on it.
+    if s.contains([',', ';', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s
@@ -484,6 +490,8 @@ mod tests {
             count(Drill::Sla("first_response".into(), "breached".into())),
             1
         );
+        assert_eq!(r.breached, count(Drill::Breached));
+        assert_eq!(r.breached, 1);
         assert_eq!(r.agents.len(), 1);
         assert_eq!(r.agents[0].conversations, 2);
         assert_eq!(count(Drill::Agent("ana@loja.com".into())), 2);
@@ -518,6 +526,7 @@ mod tests {
         assert!(lines[0].starts_with("conversation_id,channel,contact"));
         assert!(out.contains("\"'=HYPERLINK(\"\"x\"\")\""), "{out}");
         assert!(lines[2].contains("complaint"));
+        assert_eq!(cell("x;=cmd"), "\"x;=cmd\"");
     }
 
     #[test]

@@ -160,18 +160,22 @@ impl Facts {
         self.turns.iter().any(|t| t.who == Who::Bot)
     }
 
-    /// When the SLA clock starts, if the conversation ever needed a person.
+    /// When the SLA clock starts, if the conversation ever needed a person: the customer's
+    /// first message when the bot never spoke (a person's later click or reply must not restart
+    /// the wait), else the bot's handoff or a person stepping in.
     pub fn sla_start(&self) -> Option<i64> {
-        self.handed_at.or_else(|| {
-            if self.bot_spoke() {
-                None
-            } else {
-                self.turns
-                    .iter()
-                    .find(|t| t.who == Who::Customer)
-                    .map(|t| t.at)
-            }
-        })
+        if self.bot_spoke() {
+            return self.handed_at;
+        }
+        let first = self
+            .turns
+            .iter()
+            .find(|t| t.who == Who::Customer)
+            .map(|t| t.at);
+        match (first, self.handed_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The person who answered: the agent who owns it now.
@@ -402,6 +406,16 @@ mod tests {
             Clock::Breached { due_at: H }
         );
         assert_eq!(evaluate(&sla(), &f, 61 * MINUTE).next_due(), Some(4 * H));
+    }
+
+    /// Regression: a person's late click or reply set the start and hid the wait.
+    #[test]
+    fn a_late_take_over_does_not_restart_the_wait() {
+        let mut f = facts(&[(0, Who::Customer), (3 * H + MINUTE, Who::Person)]);
+        f.handed_at = Some(3 * H);
+        let s = evaluate(&sla(), &f, 4 * H);
+        assert_eq!(s.first_response, Clock::Breached { due_at: H });
+        assert_eq!(s.first_response_ms, Some(3 * H + MINUTE));
     }
 
     #[test]

@@ -10,11 +10,17 @@ use concierge_store::ConversationChange;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// New conversations older than this are left where they are (e.g. after an upgrade).
+const NEW_FOR_MS: i64 = 24 * 3_600_000;
+
 pub async fn run(m: Arc<Messaging>) {
+    // The last conversation looked at: one that fits no team is not looked at again.
+    let mut after = 0;
     loop {
         if m.active_bot().is_none() {
-            if let Err(e) = place_new(&m).await {
-                tracing::error!(error = %e, "routing new conversations failed; retrying");
+            match place_new(&m, after).await {
+                Ok(last) => after = last,
+                Err(e) => tracing::error!(error = %e, "routing new conversations failed; retrying"),
             }
         }
         match m.store.route_queued(100).await {
@@ -29,17 +35,23 @@ pub async fn run(m: Arc<Messaging>) {
     }
 }
 
-/// Puts conversations nobody decided about into the fitting team's queue.
-async fn place_new(m: &Messaging) -> Result<(), String> {
-    let waiting = m.store.unrouted(100).await.map_err(|e| e.to_string())?;
-    if waiting.is_empty() {
-        return Ok(());
-    }
+/// Puts conversations nobody decided about into the fitting team's queue; returns the last id
+/// looked at.
+async fn place_new(m: &Messaging, after: i64) -> Result<i64, String> {
+    let since = chrono::Utc::now().timestamp_millis() - NEW_FOR_MS;
+    let waiting = m
+        .store
+        .unrouted(after, since, 100)
+        .await
+        .map_err(|e| e.to_string())?;
     let teams = m.store.teams().await.map_err(|e| e.to_string())?;
     if teams.is_empty() {
-        return Ok(());
+        // Nothing to place by: look again from the start once there are teams.
+        return Ok(0);
     }
+    let mut last = after;
     for c in waiting {
+        last = last.max(c.id);
         let language = c.language.clone().or_else(|| {
             let text = c.last_message_preview.as_deref().unwrap_or("");
             concierge_bot::lang::detect(text)
@@ -57,5 +69,5 @@ async fn place_new(m: &Messaging) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         tracing::debug!(conversation = c.id, team = %team.name, "placed by skills");
     }
-    Ok(())
+    Ok(last)
 }

@@ -84,7 +84,15 @@
   if (main.dataset.live === "dashboard") return;
   var source = new EventSource("/app/events?after=" + after + "&changed=" + changed);
   if (main.dataset.live === "inbox") {
-    var reload = function () { location.reload(); };
+    // At most one reload every 3 s, and not while someone is choosing a filter.
+    var due = null, lastReload = Date.now();
+    var reload = function () {
+      if (due) return;
+      due = setTimeout(function tick() {
+        if (typing()) { due = setTimeout(tick, 1000); return; }
+        location.reload();
+      }, Math.max(0, 3000 - (Date.now() - lastReload)));
+    };
     source.addEventListener("message", reload);
     source.addEventListener("conversation", reload);
     return;
@@ -97,7 +105,7 @@
     if (busy) return;
     busy = true;
     fetch("/app/c/" + id + "/messages?after=" + last, { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.text() : ""; })
+      .then(function (r) { return r.ok && !r.redirected ? r.text() : ""; })
       .then(function (html) {
         if (!html) return;
         var box = document.createElement("div");
@@ -114,7 +122,7 @@
   // Owner, status and SLA change without a message (an assignment, a transfer, routing).
   function refreshHead() {
     fetch("/app/c/" + id + "/head", { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.text() : ""; })
+      .then(function (r) { return r.ok && !r.redirected ? r.text() : ""; })
       .then(function (html) {
         var head = document.getElementById("head");
         if (!html || !head) return;

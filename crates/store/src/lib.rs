@@ -636,8 +636,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<(i64, u32)>, StoreError>;
     /// `(newest message id, latest conversation change)`: moves on any message or change.
     async fn desk_mark(&self) -> Result<(i64, i64), StoreError>;
-    /// Open conversations with no owner, queue or bot yet, oldest first.
-    async fn unrouted(&self, limit: usize) -> Result<Vec<ConversationView>, StoreError>;
+    /// Open conversations created since `since` (ms), with an id above `after`, with no owner,
+    /// queue or bot yet, oldest first.
+    async fn unrouted(
+        &self,
+        after: i64,
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<ConversationView>, StoreError>;
     async fn canned_responses(&self) -> Result<Vec<CannedResponse>, StoreError>;
     async fn save_canned_response(
         &self,

@@ -180,6 +180,16 @@ impl Writer {
             }
             BotEffect::Assign(owner) => {
                 let (kind, id) = owner.to_parts();
+                if owner != concierge_types::conversation::Owner::Bot {
+                    // A rule gave it to a person or a queue: a person is needed from now.
+                    self.conn.execute(
+                        "UPDATE conversations SET handed_at = COALESCE(handed_at, ?1),
+                           team = CASE WHEN ?2 = 'queue' THEN ?3 ELSE team END,
+                           queued_at = CASE WHEN ?2 = 'queue' THEN ?1 ELSE queued_at END
+                         WHERE id = ?4",
+                        params![now, kind, id, conversation],
+                    )?;
+                }
                 self.conn.execute(
                     "UPDATE conversations SET owner_kind = ?1, owner_id = ?2, updated_at = ?3, bot_version = bot_version + 1,
                        status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END, resolved_at = NULL WHERE id = ?4",

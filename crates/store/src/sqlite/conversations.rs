@@ -247,7 +247,8 @@ impl Writer {
             // as it does for a reply written here.
             self.conn
                 .prepare_cached(
-                    "UPDATE conversations SET human_at = COALESCE(human_at, ?1), bot_version = bot_version + 1,
+                    "UPDATE conversations SET human_at = COALESCE(human_at, ?1), handed_at = COALESCE(handed_at, ?1),
+                       bot_version = bot_version + 1,
                        owner_kind = CASE WHEN owner_kind = 'bot' THEN 'unassigned' ELSE owner_kind END
                      WHERE id = ?2",
                 )?
@@ -1093,7 +1094,7 @@ pub(super) fn conversations(
             f.owner_id,
             f.language,
             f.team,
-            f.unresolved
+            i64::from(f.unresolved)
         ],
         conversation_row,
     )?;

@@ -88,19 +88,25 @@ pub(super) fn desk_mark(conn: &Connection) -> Result<(i64, i64), StoreError> {
     )?)
 }
 
-/// Open conversations nobody has decided about yet (no person, no queue, not the bot's), oldest
-/// first: the ones routing by skills places when no bot answers.
+/// Open conversations created since `since` with an id above `after` that nobody has decided
+/// about yet (no person, no queue, not the bot's), oldest first: the ones routing by skills
+/// places when no bot answers.
 pub(super) fn unrouted(
     conn: &Connection,
+    after: i64,
+    since: i64,
     limit: usize,
 ) -> Result<Vec<concierge_types::conversation::ConversationView>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {CONVERSATION_COLUMNS} FROM {CONVERSATION_FROM}
-         WHERE c.owner_kind = 'unassigned' AND c.status = 'open' AND c.handed_at IS NULL AND c.team IS NULL
+         WHERE c.id > ?1 AND c.created_at >= ?2
+           AND c.owner_kind = 'unassigned' AND c.status = 'open' AND c.handed_at IS NULL AND c.team IS NULL
            AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.author = 'bot')
-         ORDER BY c.id LIMIT ?1"
+         ORDER BY c.id LIMIT ?3"
     ))?;
-    let rows = stmt.query_map([limit as i64], |r| conversation_row_at(r, 0))?;
+    let rows = stmt.query_map(params![after, since, limit as i64], |r| {
+        conversation_row_at(r, 0)
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -212,7 +218,8 @@ impl Writer {
     ) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT INTO conversation_reads (user_id, conversation_id, message_id) VALUES (?1, ?2, ?3)
-             ON CONFLICT (user_id, conversation_id) DO UPDATE SET message_id = MAX(message_id, excluded.message_id)",
+             ON CONFLICT (user_id, conversation_id) DO UPDATE SET message_id =
+               CASE WHEN excluded.message_id > conversation_reads.message_id THEN excluded.message_id ELSE conversation_reads.message_id END",
             params![user, conversation, message],
         )?;
         Ok(())

@@ -583,8 +583,14 @@ impl Store for SqliteStore {
         self.read(desk::desk_mark).await
     }
 
-    async fn unrouted(&self, limit: usize) -> Result<Vec<ConversationView>, StoreError> {
-        self.read(move |c| desk::unrouted(c, limit)).await
+    async fn unrouted(
+        &self,
+        after: i64,
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<ConversationView>, StoreError> {
+        self.read(move |c| desk::unrouted(c, after, since, limit))
+            .await
     }
 
     async fn canned_responses(&self) -> Result<Vec<CannedResponse>, StoreError> {

@@ -14,6 +14,21 @@ pub(super) async fn conversation_or_404(
         .ok_or_else(crate::routes::conversations::not_found)
 }
 
+/// Agents act on what is theirs, a queue's, the bot's or nobody's; a colleague's conversation
+/// is a supervisor's call (take, move, resolve, snooze alike).
+async fn may_change(s: &SharedState, who: &SignedIn, id: i64) -> Result<(), Failure> {
+    let c = conversation_or_404(s, id).await?;
+    if who.user.role < Role::Supervisor
+        && matches!(&c.owner, Owner::Agent(a) if *a != who.user.email)
+    {
+        return Err(Failure::new(
+            ErrorCode::Forbidden,
+            "another agent has this conversation; ask a supervisor to move it",
+        ));
+    }
+    Ok(())
+}
+
 /// Delivery ticks as a WhatsApp user reads them, with a class for colour and a title in words.
 pub(super) fn ticks(status: Option<DeliveryStatus>) -> String {
     let (mark, class) = match status {
@@ -342,6 +357,9 @@ pub(super) async fn messages_fragment(
         .messages(id, Some(q.after), 200)
         .await?
         .unwrap_or_default();
+    if let Some(m) = messages.last() {
+        s.store.mark_read(who.user.id, id, m.id).await?;
+    }
     let html: String = messages.iter().map(|m| message_html(t, &c, m)).collect();
     Ok(page(StatusCode::OK, html))
 }
@@ -432,20 +450,9 @@ pub(super) async fn act(
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, Failure> {
     who.check_csrf(&f.csrf)?;
+    may_change(&s, &who, id).await?;
     let change = match action.as_str() {
-        "assign-me" => {
-            // Agents take what nobody has; taking from a colleague is a supervisor's call.
-            if who.user.role < Role::Supervisor {
-                let c = conversation_or_404(&s, id).await?;
-                if matches!(&c.owner, Owner::Agent(a) if *a != who.user.email) {
-                    return Err(Failure::new(
-                        ErrorCode::Forbidden,
-                        "another agent has this conversation; ask a supervisor to move it",
-                    ));
-                }
-            }
-            ConversationChange::Assign(Owner::Agent(who.user.email.clone()))
-        }
+        "assign-me" => ConversationChange::Assign(Owner::Agent(who.user.email.clone())),
         "resolve" => ConversationChange::Resolve,
         "reopen" => ConversationChange::Reopen,
         "pending" => ConversationChange::Pending,
@@ -472,15 +479,7 @@ pub(super) async fn transfer(
     Form(f): Form<TransferForm>,
 ) -> Result<Response, Failure> {
     who.check_csrf(&f.csrf)?;
-    let c = conversation_or_404(&s, id).await?;
-    if who.user.role < Role::Supervisor
-        && matches!(&c.owner, Owner::Agent(a) if *a != who.user.email)
-    {
-        return Err(Failure::new(
-            ErrorCode::Forbidden,
-            "another agent has this conversation; ask a supervisor to move it",
-        ));
-    }
+    may_change(&s, &who, id).await?;
     let owner = match f.to.split_once(':') {
         _ if f.to == "bot" => Owner::Bot,
         Some(("queue", q)) if s.store.teams().await?.iter().any(|t| t.name == q) => {
@@ -520,6 +519,7 @@ pub(super) async fn snooze(
     Form(f): Form<SnoozeForm>,
 ) -> Result<Response, Failure> {
     who.check_csrf(&f.csrf)?;
+    may_change(&s, &who, id).await?;
     if f.hours > 24 * 30 {
         return Err(Failure::new(
             ErrorCode::InvalidRequest,

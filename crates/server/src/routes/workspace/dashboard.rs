@@ -262,11 +262,8 @@ pub(super) async fn dashboard(
         ),
         card(
             t.breaches,
-            &r.breaches().to_string(),
-            &link(
-                days,
-                &Drill::Sla("first_response".into(), "breached".into()),
-            ),
+            &r.breached.to_string(),
+            &link(days, &Drill::Breached),
         ),
     ]
     .concat();
@@ -437,6 +434,8 @@ pub(super) async fn export_csv(
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{name}\""),
