@@ -660,22 +660,27 @@ fn an_agent_cannot_take_a_colleagues_conversation() {
     })["id"]
         .as_i64()
         .unwrap();
-    let take = |email: &str| {
+    let act = |email: &str, action: &str, extra: &str| {
         let jar = jar_of(&s, email);
         let csrf = csrf_of(&s, &jar);
         s.request(
             "POST",
-            &format!("/app/c/{id}/assign-me"),
+            &format!("/app/c/{id}/{action}"),
             &[
                 ("Cookie", &jar),
                 ("Content-Type", "application/x-www-form-urlencoded"),
             ],
-            format!("csrf={csrf}").as_bytes(),
+            format!("csrf={csrf}{extra}").as_bytes(),
         )
         .status
     };
+    let take = |email: &str| act(email, "assign-me", "");
     assert_eq!(take("ana@example.com"), 303);
     assert_eq!(take("bia@example.com"), 403);
+    // Nor may she resolve, snooze or move it.
+    assert_eq!(act("bia@example.com", "resolve", ""), 403);
+    assert_eq!(act("bia@example.com", "snooze", "&hours=4"), 403);
+    assert_eq!(act("bia@example.com", "transfer", "&to=bot"), 403);
     assert_eq!(take("sup@example.com"), 303, "a supervisor may move it");
 }
 
