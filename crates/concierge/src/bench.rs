@@ -296,6 +296,44 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// What this process has used so far: CPU seconds (all threads) and bytes it sent to storage.
+/// Both are read from `/proc/self` (Linux); elsewhere they are absent.
+#[derive(Clone, Copy)]
+struct Usage {
+    cpu_s: f64,
+    written: f64,
+}
+
+impl Usage {
+    fn now() -> Option<Usage> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the command name (which may hold spaces) start with the state, field 3.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: f64 =
+            fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        let io = std::fs::read_to_string("/proc/self/io").ok()?;
+        let written = io
+            .lines()
+            .find_map(|l| l.strip_prefix("write_bytes:"))?
+            .trim()
+            .parse()
+            .ok()?;
+        // The kernel's USER_HZ is 100 on every Linux platform we run on.
+        Some(Usage {
+            cpu_s: ticks / 100.0,
+            written,
+        })
+    }
+
+    /// What was used between `self` and `later`.
+    fn until(self, later: Option<Usage>) -> Option<Usage> {
+        later.map(|l| Usage {
+            cpu_s: l.cpu_s - self.cpu_s,
+            written: l.written - self.written,
+        })
+    }
+}
+
 fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -326,7 +364,12 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
         messages.iter().map(|m| m.len()).sum::<usize>() as f64 / messages.len().max(1) as f64;
 
     log("(a) raw SQLite batched inserts…");
+    let before = Usage::now();
     let (raw_rate, raw_rows) = raw_sqlite(&tmp, &messages)?;
+    // Only the bytes: the CPU of (a) includes parsing the events, which its timer leaves out.
+    let raw_written = before
+        .and_then(|b| b.until(Usage::now()))
+        .map(|u| u.written / raw_rows.max(1) as f64);
 
     let mut direct_rate = None;
     if args.direct {
@@ -367,6 +410,7 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
     let messages = Arc::new(messages);
     let batches = messages.len().div_ceil(100);
     let next = Arc::new(AtomicUsize::new(0));
+    let before = Usage::now();
     let t = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.batch_connections.max(1) {
@@ -406,6 +450,11 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
         http_accepted += task.await??;
     }
     let batch_secs = t.elapsed().as_secs_f64();
+    // CPU of every thread (HTTP, writer, load generator) and bytes written, per accepted event.
+    let batch_usage = before.and_then(|b| b.until(Usage::now()));
+    let batch_cpu_us = batch_usage.map(|u| u.cpu_s * 1e6 / http_accepted.max(1) as f64);
+    let batch_cores = batch_usage.map(|u| u.cpu_s / batch_secs);
+    let batch_written = batch_usage.map(|u| u.written / http_accepted.max(1) as f64);
     let batch_rate = http_accepted as f64 / batch_secs;
 
     log("(c) HTTP /v1/track, single events…");
@@ -514,6 +563,10 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
                 "customers_after_merges": stats.customers,
                 "merges": merges,
                 "peak_rss_mb": rss.map(|r| r.round()),
+                "raw_sqlite_bytes_written_per_event": raw_written.map(f64::round),
+                "http_batch_bytes_written_per_event": batch_written.map(f64::round),
+                "http_batch_cpu_us_per_event": batch_cpu_us.map(|c| (c * 10.0).round() / 10.0),
+                "http_batch_cores_busy": batch_cores.map(|c| (c * 100.0).round() / 100.0),
             })
         );
     } else {
@@ -540,6 +593,18 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
             println!(
                 "  {:<58} {:>10.0} ev/s",
                 "(b') Store::ingest directly, 10,000-event calls, no HTTP", d
+            );
+        }
+        if let (Some(raw), Some(batch)) = (raw_written, batch_written) {
+            println!(
+                "  {:<58} {:>8.0} / {:.0}",
+                "    bytes written per event, (a) / (b)", raw, batch
+            );
+        }
+        if let (Some(cpu), Some(cores)) = (batch_cpu_us, batch_cores) {
+            println!(
+                "  {:<58} {:>8.1} µs, {cores:.2} cores busy",
+                "    (b) CPU per event, all threads", cpu
             );
         }
         println!(
