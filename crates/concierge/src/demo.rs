@@ -120,7 +120,7 @@ pub async fn seed(
 ) -> Result<Vec<Login>> {
     let now = chrono::Utc::now().timestamp_millis();
     let mut rng = Rng(0x5eed_a0e0_2026_1123);
-    let logins = people(store, &mut rng).await?;
+    let logins = people(store).await?;
     let channels = channels(store, provider_url).await?;
     let customers = customers(store, config, &mut rng, now).await?;
     conversations(store, &channels, &customers, &mut rng, now).await?;
@@ -131,39 +131,21 @@ pub async fn seed(
     Ok(logins)
 }
 
-fn password(rng: &mut Rng) -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    // Random for each run: the fixed seed makes the data repeatable, not the passwords.
-    let mut bytes = [0u8; 14];
-    if getrandom_fill(&mut bytes).is_err() {
-        for b in &mut bytes {
-            *b = rng.next() as u8;
-        }
-    }
-    bytes
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect()
+/// `n` random hex characters from the server's token generator: the demo's passwords,
+/// secrets and folder name are fresh each run (the fixed seed makes only the data repeatable).
+fn random_hex(n: usize) -> Result<String> {
+    let token = concierge_server::session::random_token().map_err(|e| anyhow::anyhow!(e.0))?;
+    Ok(token[..n.min(token.len())].to_string())
 }
 
-fn getrandom_fill(buf: &mut [u8]) -> std::io::Result<()> {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")?.read_exact(buf)
-}
-
-/// A random hex secret, fresh for each demo: nobody can sign webhooks for someone else's demo.
+/// A random hex secret: nobody can sign webhooks for someone else's demo.
 fn secret() -> Result<String> {
-    let mut b = [0u8; 16];
-    getrandom_fill(&mut b).context("reading random bytes")?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    random_hex(32)
 }
 
 /// A new folder only this user can read, under the system's temporary folder.
 pub fn private_dir() -> Result<std::path::PathBuf> {
-    let mut b = [0u8; 6];
-    getrandom_fill(&mut b).context("reading random bytes")?;
-    let name: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    let dir = std::env::temp_dir().join(format!("concierge-demo-{name}"));
+    let dir = std::env::temp_dir().join(format!("concierge-demo-{}", random_hex(12)?));
     let mut builder = std::fs::DirBuilder::new();
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
@@ -173,7 +155,7 @@ pub fn private_dir() -> Result<std::path::PathBuf> {
     Ok(dir)
 }
 
-async fn people(store: &Arc<dyn Store>, rng: &mut Rng) -> Result<Vec<Login>> {
+async fn people(store: &Arc<dyn Store>) -> Result<Vec<Login>> {
     let people = [
         (Role::Admin, "admin@aurora.demo", "Ana Admin", "pt-BR"),
         (
@@ -195,7 +177,7 @@ async fn people(store: &Arc<dyn Store>, rng: &mut Rng) -> Result<Vec<Login>> {
     let mut logins = Vec::new();
     let mut ids = std::collections::HashMap::new();
     for (role, email, name, language) in people {
-        let password = password(rng);
+        let password = random_hex(16)?;
         let hash =
             concierge_server::session::hash_password(&password).map_err(|e| anyhow::anyhow!(e))?;
         let user = store
@@ -682,22 +664,25 @@ async fn conversations(
         let mut handed_at = None;
         let mut resolved_at = None;
         let mut handoff_reason = None;
+        if story != Story::Email {
+            // Every chat starts the same way: the customer asks, the bot answers.
+            th.say(
+                Author::Customer,
+                customer_name,
+                text(&fill(lines.ask)),
+                0,
+                false,
+            );
+            th.say(
+                Author::Bot,
+                None,
+                text(&fill(lines.bot_answer)),
+                2_000,
+                false,
+            );
+        }
         let (status, owner) = match story {
             Story::BotSettled => {
-                th.say(
-                    Author::Customer,
-                    customer_name,
-                    text(&fill(lines.ask)),
-                    0,
-                    false,
-                );
-                th.say(
-                    Author::Bot,
-                    None,
-                    text(&fill(lines.bot_answer)),
-                    2_000,
-                    false,
-                );
                 th.say(
                     Author::Customer,
                     customer_name,
@@ -708,38 +693,8 @@ async fn conversations(
                 resolved_at = Some(th.at + 30 * MINUTE);
                 (ConversationStatus::Resolved, Owner::Bot)
             }
-            Story::BotNow => {
-                th.say(
-                    Author::Customer,
-                    customer_name,
-                    text(&fill(lines.ask)),
-                    0,
-                    false,
-                );
-                th.say(
-                    Author::Bot,
-                    None,
-                    text(&fill(lines.bot_answer)),
-                    2_000,
-                    false,
-                );
-                (ConversationStatus::Open, Owner::Bot)
-            }
+            Story::BotNow => (ConversationStatus::Open, Owner::Bot),
             Story::EscalatedResolved | Story::WaitingInQueue | Story::WithAgent => {
-                th.say(
-                    Author::Customer,
-                    customer_name,
-                    text(&fill(lines.ask)),
-                    0,
-                    false,
-                );
-                th.say(
-                    Author::Bot,
-                    None,
-                    text(&fill(lines.bot_answer)),
-                    2_000,
-                    false,
-                );
                 if rng.below(4) == 0 {
                     let photo = Content::Media {
                         media: MediaKind::Image,

@@ -44,6 +44,9 @@ async fn place_new(m: &Messaging, after: i64) -> Result<i64, String> {
         .unrouted(after, since, 100)
         .await
         .map_err(|e| e.to_string())?;
+    if waiting.is_empty() {
+        return Ok(after);
+    }
     let teams = m.store.teams().await.map_err(|e| e.to_string())?;
     if teams.is_empty() {
         // Nothing to place by: look again from the start once there are teams.

@@ -3,7 +3,7 @@
 //! text, signing out.
 
 use crate::channels::{connect, eventually, meta_post, whatsapp_config, whatsapp_text_at};
-use crate::helpers::{bin, urlencode, Response, Server};
+use crate::helpers::{bin, http, urlencode, Response, Server};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -48,8 +48,8 @@ fn cookie_value<'a>(r: &'a Response, name: &str) -> Option<&'a str> {
 }
 
 /// The sign-in page's token: `(cookie, form field)`.
-fn login_tokens(s: &Server) -> (String, String) {
-    let r = s.request("GET", "/login", &[("Accept-Language", "en")], b"");
+fn login_tokens(addr: &str) -> (String, String) {
+    let r = http(addr, "GET", "/login", &[("Accept-Language", "en")], b"");
     assert_eq!(r.status, 200);
     let cookie = cookie_value(&r, "concierge_login_csrf")
         .unwrap()
@@ -66,13 +66,19 @@ fn login_tokens(s: &Server) -> (String, String) {
 }
 
 fn sign_in(s: &Server, email: &str, password: &str) -> Response {
-    let (cookie, csrf) = login_tokens(s);
+    sign_in_at(&s.addr, email, password)
+}
+
+/// Signs in through the form on the server at `addr`.
+fn sign_in_at(addr: &str, email: &str, password: &str) -> Response {
+    let (cookie, csrf) = login_tokens(addr);
     let body = format!(
         "email={}&password={}&csrf={csrf}",
         urlencode(email),
         urlencode(password)
     );
-    s.request(
+    http(
+        addr,
         "POST",
         "/login",
         &[
@@ -742,8 +748,22 @@ fn the_demo_starts_and_its_dashboard_renders_charts() {
     );
 
     // The CSV export has one row per conversation of the period, with the header.
-    let jar = form_sign_in(&url, &logins["supervisor"]);
-    let csv = http_get(&url, "/app/dashboard.csv?days=30", &jar);
+    let addr = url.trim_start_matches("http://");
+    let (email, password) = logins["supervisor"].split_once(':').unwrap();
+    let signed = sign_in_at(addr, email, password);
+    let jar = format!(
+        "concierge_session={}",
+        cookie_value(&signed, "concierge_session").unwrap()
+    );
+    let r = http(
+        addr,
+        "GET",
+        "/app/dashboard.csv?days=30",
+        &[("Cookie", &jar)],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let csv = r.text();
     assert!(csv.starts_with("conversation_id,channel,contact"), "{csv}");
     assert!(csv.lines().count() > 100, "{} lines", csv.lines().count());
 
@@ -782,60 +802,6 @@ fn the_demo_starts_and_its_dashboard_renders_charts() {
         assert!(stdout.contains(step), "{stdout}");
     }
     drop(child);
-}
-
-/// Signs in through the form (`email:password`) and returns the session cookie.
-fn form_sign_in(base: &str, who: &str) -> String {
-    let (email, password) = who.split_once(':').unwrap();
-    let addr = base.trim_start_matches("http://");
-    let get = raw_http(
-        addr,
-        "GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    let csrf = get
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_string();
-    let body = format!(
-        "email={}&password={}&csrf={csrf}",
-        urlencode(email),
-        urlencode(password)
-    );
-    let post = raw_http(
-        addr,
-        &format!(
-            "POST /login HTTP/1.1\r\nHost: x\r\nCookie: concierge_login_csrf={csrf}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ),
-    );
-    let token = post
-        .split("concierge_session=")
-        .nth(1)
-        .and_then(|r| r.split(';').next())
-        .unwrap_or_else(|| panic!("no session: {post}"));
-    format!("concierge_session={token}")
-}
-
-fn http_get(base: &str, path: &str, cookie: &str) -> String {
-    let r = raw_http(
-        base.trim_start_matches("http://"),
-        &format!("GET {path} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"),
-    );
-    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
-    r.split_once("\r\n\r\n")
-        .map(|x| x.1.to_string())
-        .unwrap_or_default()
-}
-
-fn raw_http(addr: &str, request: &str) -> String {
-    use std::io::Read;
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// With no bot, a new conversation goes to the queue of the team whose skills fit it: the
