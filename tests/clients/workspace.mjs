@@ -1,12 +1,12 @@
 // Drives the agent workspace in headless Chromium, as an agent would.
-// usage: EMAIL=… PASSWORD=… CONTACT=… EVIL=… REPLY=… SHOTS=dir [CHROMIUM=/usr/bin/chromium] node workspace.mjs BASE_URL
-// Prints SIGNED_IN, LIVE_OK, ESCAPED_OK, ASSIGNED_LIVE, REPLIED, RESOLVED, OK one per line as each step passes
+// usage: EMAIL=… PASSWORD=… CONTACT=… EVIL=… REPLY=… FILE_NAME=… FILE_BODY=… SHOTS=dir [CHROMIUM=/usr/bin/chromium] node workspace.mjs BASE_URL
+// Prints SIGNED_IN, LIVE_OK, ESCAPED_OK, ASSIGNED_LIVE, REPLIED, FILE_REFUSED, FILE_SENT, RESOLVED, OK one per line as each step passes
 // (after ESCAPED_OK the test assigns the conversation to the agent through the API)
 // and exits 0; on any failure prints `FAIL: reason` and exits 1. Diagnostics go to stderr.
 import { chromium } from 'playwright-core'
 
 const [base] = process.argv.slice(2)
-const { EMAIL, PASSWORD, CONTACT, EVIL, REPLY, SHOTS } = process.env
+const { EMAIL, PASSWORD, CONTACT, EVIL, REPLY, SHOTS, FILE_NAME, FILE_BODY } = process.env
 let browser
 const say = (line) => process.stdout.write(line + '\n')
 async function fail(reason) {
@@ -58,6 +58,25 @@ try {
   await Promise.all([page.waitForLoadState('load'), page.click('form.reply button[type=submit]')])
   await page.locator('#messages .msg.out .text', { hasText: REPLY }).waitFor({ timeout: 10_000 })
   say('REPLIED')
+
+  // A file that is not what its name says is refused, with the reason, and nothing is sent.
+  await page.setInputFiles('form.reply input[type=file]', {
+    name: 'boleto.pdf', mimeType: 'application/pdf', buffer: Buffer.from('<html><script>alert(3)</script></html>'),
+  })
+  await Promise.all([page.waitForLoadState('load'), page.click('form.reply button[type=submit]')])
+  const refusal = await page.locator('p.error[role=alert]').textContent({ timeout: 10_000 })
+  if (!/can't be sent|can.t be sent/.test(refusal)) await fail(`no clear refusal: ${refusal}`)
+  say('FILE_REFUSED')
+  // A real PDF, with no text, goes out as an attachment and shows in the thread with its name.
+  await page.setInputFiles('form.reply input[type=file]', {
+    name: FILE_NAME, mimeType: 'application/pdf', buffer: Buffer.from(FILE_BODY),
+  })
+  await Promise.all([page.waitForURL(/\/app\/c\/\d+$/), page.click('form.reply button[type=submit]')])
+  const link = page.locator('#messages .msg.out a.attachment', { hasText: FILE_NAME })
+  await link.waitFor({ timeout: 10_000 })
+  const href = await link.getAttribute('href')
+  if (!/^\/media\/[0-9a-f]{32}\//.test(href)) await fail(`odd attachment link ${href}`)
+  say('FILE_SENT')
   if (SHOTS) await page.screenshot({ path: `${SHOTS}/conversation.png`, fullPage: true })
 
   // Keyboard: Escape leaves the reply box, `e` resolves.

@@ -171,10 +171,23 @@ impl Provider for Api {
             .secret
             .as_deref()
             .ok_or("the API channel has no secret")?;
-        let Outgoing::Text { text } = out else {
-            return Err("the API channel sends text only".into());
+        let body = match out {
+            Outgoing::Text { text } => {
+                serde_json::json!({"type": "message", "thread": thread, "text": text})
+            }
+            Outgoing::Media {
+                media,
+                url,
+                filename,
+                mime_type,
+                size,
+            } => serde_json::json!({"type": "message", "thread": thread, "file": {
+                "kind": media, "url": url, "name": filename, "mime_type": mime_type, "size": size,
+            }}),
+            Outgoing::Template { .. } => {
+                return Err("the API channel sends text and files, not templates".into())
+            }
         };
-        let body = serde_json::json!({"type": "message", "thread": thread, "text": text});
         let bytes = body.to_string().into_bytes();
         let signature = sign(secret, ctx.now / 1000, &bytes);
         Ok(HttpRequest {

@@ -35,6 +35,7 @@
 
 pub mod api;
 mod config;
+pub mod media;
 mod meta;
 mod send;
 pub mod store_feed;

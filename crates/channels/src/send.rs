@@ -1,7 +1,7 @@
 //! What goes out: the message ([`Outgoing`]), when ([`SendContext`]), the provider call that
 //! carries it ([`HttpRequest`]) and what came of it ([`SendOutcome`]).
 
-use concierge_types::conversation::ProviderError;
+use concierge_types::conversation::{MediaKind, ProviderError};
 use concierge_types::Millis;
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,15 @@ pub enum Outgoing {
         name: String,
         language: String,
         params: Vec<String>,
+    },
+    /// A file the provider fetches from `url` (ours, public and unguessable), checked by
+    /// [`crate::media::check_upload`] when it was uploaded.
+    Media {
+        media: MediaKind,
+        url: String,
+        filename: String,
+        mime_type: String,
+        size: u64,
     },
 }
 

@@ -215,10 +215,40 @@ impl Provider for Telegram {
         out: &Outgoing,
         _ctx: &SendContext,
     ) -> Result<HttpRequest, String> {
-        let Outgoing::Text { text } = out else {
-            return Err("message templates are a WhatsApp feature; send text on Telegram".into());
+        // Telegram fetches files by URL: pictures up to 5 MB, other files up to 20 MB.
+        let (method, body) = match out {
+            Outgoing::Text { text } => {
+                check_text(text, MAX_TEXT_CHARS, "Telegram")?;
+                ("sendMessage", json!({ "text": text }))
+            }
+            Outgoing::Media {
+                media,
+                url,
+                mime_type,
+                size,
+                ..
+            } => {
+                crate::media::check_url(url)?;
+                let (method, field, max) = match (media, mime_type.as_str()) {
+                    (MediaKind::Image, "image/jpeg" | "image/png" | "image/webp") => {
+                        ("sendPhoto", "photo", 5)
+                    }
+                    (MediaKind::Video, _) => ("sendVideo", "video", 20),
+                    (MediaKind::Audio, "audio/ogg") | (MediaKind::Voice, _) => {
+                        ("sendVoice", "voice", 20)
+                    }
+                    (MediaKind::Audio, _) => ("sendAudio", "audio", 20),
+                    _ => ("sendDocument", "document", 20),
+                };
+                crate::media::check_size(*size, max * crate::media::MB, "Telegram")?;
+                (method, json!({ field: url }))
+            }
+            Outgoing::Template { .. } => {
+                return Err(
+                    "message templates are a WhatsApp feature; send text on Telegram".into(),
+                )
+            }
         };
-        check_text(text, MAX_TEXT_CHARS, "Telegram")?;
         let token = cfg
             .bot_token
             .as_deref()
@@ -234,13 +264,15 @@ impl Provider for Telegram {
         let chat_id: i64 = thread
             .parse()
             .map_err(|_| format!("{:?} is not a Telegram chat id", short(thread)))?;
+        let mut body = body;
+        body["chat_id"] = json!(chat_id);
         Ok(HttpRequest::post_json(
             format!(
-                "{}/bot{token}/sendMessage",
+                "{}/bot{token}/{method}",
                 cfg.api_base(self.default_api_base())
             ),
             None,
-            &json!({ "chat_id": chat_id, "text": text }),
+            &body,
         ))
     }
 

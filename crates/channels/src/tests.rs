@@ -397,3 +397,105 @@ fn holds_string(v: &Value, s: &str) -> bool {
         _ => false,
     }
 }
+
+#[test]
+fn files_go_out_in_each_providers_own_shape_within_its_limits() {
+    use concierge_types::conversation::MediaKind;
+    let cfg: ChannelConfig = serde_json::from_value(json!({
+        "access_token": "t", "phone_number_id": "1", "page_access_token": "p",
+        "bot_token": "1:a", "auth_token": "a", "sender_name": "S", "business_id": "b",
+        "api_base": "https://api.example", "secret": "s"
+    }))
+    .unwrap();
+    let ctx = SendContext {
+        now: 10_000,
+        last_incoming_at: Some(5_000),
+    };
+    let url = "https://cx.example/media/0123456789abcdef0123456789abcdef/nota.pdf";
+    let file = |media, mime: &str, size| Outgoing::Media {
+        media,
+        url: url.into(),
+        filename: "nota.pdf".into(),
+        mime_type: mime.into(),
+        size,
+    };
+    let body = |kind: ChannelKind, out: &Outgoing| -> Result<Value, String> {
+        let r = crate::provider(kind)
+            .unwrap()
+            .build_send(&cfg, "5511999990000", out, &ctx)?;
+        Ok(serde_json::from_slice(&r.body).unwrap())
+    };
+    let pdf = file(MediaKind::Document, "application/pdf", 200_000);
+    let png = file(MediaKind::Image, "image/png", 200_000);
+    let mb = 1u64 << 20;
+
+    let wa = body(ChannelKind::Whatsapp, &pdf).unwrap();
+    assert_eq!(wa["type"], "document");
+    assert_eq!(
+        wa["document"],
+        json!({ "link": url, "filename": "nota.pdf" })
+    );
+    assert_eq!(
+        body(ChannelKind::Whatsapp, &png).unwrap()["image"]["link"],
+        url
+    );
+    let big_png = file(MediaKind::Image, "image/png", 6 * mb);
+    assert!(body(ChannelKind::Whatsapp, &big_png)
+        .unwrap_err()
+        .contains("5 MB"));
+    // A GIF is no WhatsApp picture: it goes as a document.
+    let gif = file(MediaKind::Image, "image/gif", 1000);
+    assert_eq!(
+        body(ChannelKind::Whatsapp, &gif).unwrap()["type"],
+        "document"
+    );
+
+    for kind in [ChannelKind::Messenger, ChannelKind::Instagram] {
+        let m = body(kind, &pdf).unwrap();
+        assert_eq!(m["message"]["attachment"]["type"], "file");
+        assert_eq!(m["message"]["attachment"]["payload"]["url"], url);
+    }
+    let r = crate::provider(ChannelKind::Telegram)
+        .unwrap()
+        .build_send(&cfg, "42", &png, &ctx)
+        .unwrap();
+    assert!(r.url.ends_with("/sendPhoto"), "{}", r.url);
+    let t: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(
+        (t["chat_id"].clone(), t["photo"].clone()),
+        (json!(42), json!(url))
+    );
+    let v = body(ChannelKind::Viber, &pdf).unwrap();
+    assert_eq!(
+        (
+            v["type"].as_str(),
+            v["file_name"].as_str(),
+            v["size"].as_u64()
+        ),
+        (Some("file"), Some("nota.pdf"), Some(200_000))
+    );
+    assert_eq!(v["receiver"], "5511999990000");
+    // Over Viber's picture limit a picture still goes, as a file.
+    let v = body(
+        ChannelKind::Viber,
+        &file(MediaKind::Image, "image/png", 2 * mb),
+    )
+    .unwrap();
+    assert_eq!(v["type"], "file");
+    assert!(body(ChannelKind::Tiktok, &pdf)
+        .unwrap_err()
+        .contains("TikTok"));
+    let a = body(ChannelKind::Api, &pdf).unwrap();
+    assert_eq!(a["file"]["url"], url);
+    // Without a public address there is nothing for the provider to fetch.
+    let relative = Outgoing::Media {
+        media: MediaKind::Document,
+        url: "/media/x/nota.pdf".into(),
+        filename: "nota.pdf".into(),
+        mime_type: "application/pdf".into(),
+        size: 10,
+    };
+    assert!(body(ChannelKind::Whatsapp, &relative)
+        .unwrap_err()
+        .contains("public_url"));
+}

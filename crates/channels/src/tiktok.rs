@@ -215,8 +215,14 @@ impl Provider for Tiktok {
         out: &Outgoing,
         ctx: &SendContext,
     ) -> Result<HttpRequest, String> {
-        let Outgoing::Text { text } = out else {
-            return Err("message templates are a WhatsApp feature; send text on TikTok".into());
+        let text = match out {
+            Outgoing::Text { text } => text,
+            Outgoing::Media { .. } => {
+                return Err("files can't be sent on TikTok here; send text, or a link".into())
+            }
+            Outgoing::Template { .. } => {
+                return Err("message templates are a WhatsApp feature; send text on TikTok".into())
+            }
         };
         check_window(ChannelKind::Tiktok, ctx, out)?;
         check_text(text, MAX_TEXT_CHARS, "TikTok")?;

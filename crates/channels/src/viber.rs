@@ -142,10 +142,39 @@ impl Provider for Viber {
         out: &Outgoing,
         _ctx: &SendContext,
     ) -> Result<HttpRequest, String> {
-        let Outgoing::Text { text } = out else {
-            return Err("message templates are a WhatsApp feature; send text on Viber".into());
+        let mut body = match out {
+            Outgoing::Text { text } => {
+                check_text(text, MAX_TEXT_CHARS, "Viber")?;
+                json!({ "type": "text", "text": text })
+            }
+            Outgoing::Media {
+                media,
+                url,
+                filename,
+                mime_type,
+                size,
+            } => {
+                crate::media::check_url(url)?;
+                use crate::media::{check_size, MB};
+                // Viber shows JPEG/PNG up to 1 MB as pictures and MP4 up to 26 MB as video;
+                // the rest goes as a file (up to 50 MB) with its name and size.
+                match (media, mime_type.as_str()) {
+                    (MediaKind::Image, "image/jpeg" | "image/png") if *size <= MB => {
+                        json!({ "type": "picture", "text": "", "media": url })
+                    }
+                    (MediaKind::Video, "video/mp4") if *size <= 26 * MB => {
+                        json!({ "type": "video", "media": url, "size": size })
+                    }
+                    _ => {
+                        check_size(*size, 50 * MB, "a Viber file")?;
+                        json!({ "type": "file", "media": url, "size": size, "file_name": filename })
+                    }
+                }
+            }
+            Outgoing::Template { .. } => {
+                return Err("message templates are a WhatsApp feature; send text on Viber".into())
+            }
         };
-        check_text(text, MAX_TEXT_CHARS, "Viber")?;
         let token = cfg
             .auth_token
             .as_deref()
@@ -159,16 +188,13 @@ impl Provider for Viber {
         if thread.trim().is_empty() {
             return Err("the Viber receiver id is empty".into());
         }
+        body["receiver"] = json!(thread);
+        body["min_api_version"] = json!(1);
+        body["sender"] = json!({ "name": sender });
         Ok(HttpRequest::post_json(
             format!("{}/pa/send_message", cfg.api_base(self.default_api_base())),
             Some(("x-viber-auth-token", token.to_string())),
-            &json!({
-                "receiver": thread,
-                "min_api_version": 1,
-                "sender": { "name": sender },
-                "type": "text",
-                "text": text,
-            }),
+            &body,
         ))
     }
 

@@ -2,10 +2,10 @@
 //! mail so their client shows one conversation.
 
 use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
-/// Builds a plain-text UTF-8 reply. Returns its Message-ID (bare, without `<>`, like
+/// Builds a plain-text UTF-8 reply, with `file` (name, MIME type, bytes) attached if given. Returns its Message-ID (bare, without `<>`, like
 /// [`MailIn::message_id`](crate::MailIn::message_id)) and the message bytes.
 ///
 /// `from` and `to` are mailboxes (`ana@example.com` or `Ana <ana@example.com>`). `subject` is the
@@ -20,6 +20,7 @@ pub fn build_reply(
     text: &str,
     in_reply_to: Option<&str>,
     references: &[String],
+    file: Option<(&str, &str, &[u8])>,
 ) -> Result<(String, Vec<u8>), String> {
     let from_mb: Mailbox = from
         .parse()
@@ -52,10 +53,19 @@ pub fn build_reply(
         builder = builder.references(joined.join(" "));
     }
 
-    let email = builder
-        .header(ContentType::TEXT_PLAIN)
-        .body(text.replace("\r\n", "\n"))
-        .map_err(|e| format!("cannot build the reply: {e}"))?;
+    let body = text.replace("\r\n", "\n");
+    let email = match file {
+        None => builder.header(ContentType::TEXT_PLAIN).body(body),
+        Some((name, mime, bytes)) => {
+            let kind = ContentType::parse(mime).map_err(|e| format!("type {mime:?}: {e}"))?;
+            builder.multipart(
+                MultiPart::mixed()
+                    .singlepart(SinglePart::plain(body))
+                    .singlepart(Attachment::new(name.to_string()).body(bytes.to_vec(), kind)),
+            )
+        }
+    }
+    .map_err(|e| format!("cannot build the reply: {e}"))?;
     Ok((message_id, email.formatted()))
 }
 

@@ -76,7 +76,11 @@ fn failed(code: &str, title: impl Into<String>) -> OutboxOutcome {
 }
 
 /// Sends one outbox entry as a threaded reply over SMTP (blocking: call from a blocking thread).
-pub fn send(item: &OutboxItem, config: &concierge_channels::ChannelConfig) -> SendResult {
+pub fn send(
+    item: &OutboxItem,
+    config: &concierge_channels::ChannelConfig,
+    file: Option<&concierge_store::Attachment>,
+) -> SendResult {
     let (Some(smtp), Some(from)) = (&config.smtp_url, &config.address) else {
         return SendResult::Done(failed(
             "channel_config",
@@ -91,6 +95,7 @@ pub fn send(item: &OutboxItem, config: &concierge_channels::ChannelConfig) -> Se
     };
     let text = match serde_json::from_value::<OutgoingPayload>(item.payload.clone()) {
         Ok(OutgoingPayload::Text { text }) => text,
+        Ok(OutgoingPayload::Media { filename, .. }) => filename,
         Ok(OutgoingPayload::Template { .. }) => {
             return SendResult::Done(failed("unsupported", "email has no templates; send text"))
         }
@@ -114,6 +119,7 @@ pub fn send(item: &OutboxItem, config: &concierge_channels::ChannelConfig) -> Se
         &text,
         item.reply_to.as_deref(),
         &references,
+        file.map(|f| (f.filename.as_str(), f.mime_type.as_str(), &f.data[..])),
     ) {
         Ok(r) => r,
         Err(e) => return SendResult::Done(failed("refused", e)),

@@ -53,6 +53,15 @@ pub enum OutgoingPayload {
         #[serde(default)]
         params: Vec<String>,
     },
+    /// A file kept in the store under `attachment`, which providers fetch from `url`.
+    Media {
+        attachment: String,
+        media: concierge_types::conversation::MediaKind,
+        url: String,
+        filename: String,
+        mime_type: String,
+        size: u64,
+    },
 }
 
 impl OutgoingPayload {
@@ -70,6 +79,23 @@ impl OutgoingPayload {
                 kind: "template".into(),
                 text: Some(format!("{name} ({language}) {}", params.join(" | "))),
             },
+            OutgoingPayload::Media {
+                attachment,
+                media,
+                url,
+                filename,
+                mime_type,
+                size,
+            } => Content::Media {
+                media: *media,
+                media_id: Some(attachment.clone()),
+                url: Some(url.clone()),
+                mime_type: Some(mime_type.clone()),
+                filename: Some(filename.clone()),
+                caption: None,
+                sha256: None,
+                size: Some(*size),
+            },
         }
     }
 
@@ -84,6 +110,20 @@ impl OutgoingPayload {
                 name: name.clone(),
                 language: language.clone(),
                 params: params.clone(),
+            },
+            OutgoingPayload::Media {
+                media,
+                url,
+                filename,
+                mime_type,
+                size,
+                ..
+            } => Outgoing::Media {
+                media: *media,
+                url: url.clone(),
+                filename: filename.clone(),
+                mime_type: mime_type.clone(),
+                size: *size,
             },
         }
     }

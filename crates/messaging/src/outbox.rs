@@ -62,7 +62,7 @@ pub async fn run(m: Arc<Messaging>) {
             let (m, agent) = (m.clone(), agent.clone());
             tasks.spawn(async move {
                 let id = item.id;
-                let outcome = send_one(&agent, item).await;
+                let outcome = send_one(m.store.as_ref(), &agent, item).await;
                 // The provider has answered: the outcome must be recorded, or the message would
                 // look interrupted after the next restart (and be resent by hand).
                 let mut wait = Duration::from_millis(100);
@@ -87,7 +87,11 @@ fn failed(code: &str, title: impl Into<String>) -> OutboxOutcome {
     }
 }
 
-async fn send_one(agent: &ureq::Agent, item: OutboxItem) -> OutboxOutcome {
+async fn send_one(
+    store: &dyn concierge_store::Store,
+    agent: &ureq::Agent,
+    item: OutboxItem,
+) -> OutboxOutcome {
     if item.channel.kind == ChannelKind::Webchat {
         // The visitor's browser reads it from the chat stream; there is no provider to call.
         return OutboxOutcome::Sent {
@@ -100,7 +104,20 @@ async fn send_one(agent: &ureq::Agent, item: OutboxItem) -> OutboxOutcome {
     };
     if item.channel.kind == ChannelKind::Email {
         let attempts = item.attempts;
-        let result = tokio::task::spawn_blocking(move || crate::email::send(&item, &config)).await;
+        // A file goes inside the mail: fetch its bytes first.
+        let file = match serde_json::from_value::<OutgoingPayload>(item.payload.clone()) {
+            Ok(OutgoingPayload::Media { attachment, .. }) => {
+                match store.attachment(attachment).await {
+                    Ok(Some(a)) => Some(a),
+                    Ok(None) => return failed("attachment_gone", "the file is no longer kept"),
+                    Err(e) => return retry(attempts, e.to_string()),
+                }
+            }
+            _ => None,
+        };
+        let result =
+            tokio::task::spawn_blocking(move || crate::email::send(&item, &config, file.as_ref()))
+                .await;
         return match result {
             Ok(crate::email::SendResult::Done(outcome)) => outcome,
             Ok(crate::email::SendResult::Retry(reason)) => retry(attempts, reason),

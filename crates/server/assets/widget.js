@@ -185,7 +185,14 @@ function render(m, live) {
   if (m.author === 'system') b.classList.add('concierge-system');
   // children with their own dir do not sway the bubble's dir="auto"
   else if (dir === 'outgoing') b.appendChild(el('div', { c: 'author', dir: 'auto', text: m.author_name || AGENT }));
-  b.appendChild(el('div', { c: 'text', text: m.text || '' }));
+  const text = el('div', { c: 'text', text: m.text || '' });
+  const f = m.file;
+  if (f && typeof f.url === 'string' && f.url.startsWith('/media/')) {
+    // A file the brand sent: a download link on our own origin, never shown inline.
+    const a = el('a', { href: new URL(f.url, api).href, target: '_blank', rel: 'noopener noreferrer', download: '', text: '📎 ' + String(f.name || '') });
+    text.appendChild(a);
+  }
+  b.appendChild(text);
   b.appendChild(el('div', { c: 'meta', dir: 'auto', text: live === null ? '' : time(m.created_at) }));
   const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
   list.appendChild(b);

@@ -195,6 +195,43 @@ pub struct NewMessage {
     pub take_over: Option<String>,
     /// What the outbox sends (the provider plug-in's outgoing form, as JSON); `None` for notes.
     pub outgoing: Option<serde_json::Value>,
+    /// The file this message carries, kept in the same transaction.
+    pub attachment: Option<NewAttachment>,
+}
+
+/// A file an agent sends, already checked (`concierge_channels::media::check_upload`).
+#[derive(Clone)]
+pub struct NewAttachment {
+    /// 32 hex characters of randomness: the key of its public address, so unguessable.
+    pub id: String,
+    pub filename: String,
+    pub mime_type: String,
+    pub sha256: String,
+    pub data: Vec<u8>,
+}
+
+impl std::fmt::Debug for NewAttachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAttachment")
+            .field("id", &self.id)
+            .field("filename", &self.filename)
+            .field("mime_type", &self.mime_type)
+            .field("bytes", &self.data.len())
+            .finish()
+    }
+}
+
+/// A kept file, with its bytes.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub id: String,
+    pub conversation_id: i64,
+    pub message_id: i64,
+    pub filename: String,
+    pub mime_type: String,
+    pub sha256: String,
+    pub data: Vec<u8>,
+    pub created_at: Timestamp,
 }
 
 /// A change of a conversation's owner or status.
@@ -644,6 +681,8 @@ pub trait Store: Send + Sync + 'static {
         since: i64,
         limit: usize,
     ) -> Result<Vec<ConversationView>, StoreError>;
+    /// A kept file by its id (see [`NewAttachment::id`]).
+    async fn attachment(&self, id: String) -> Result<Option<Attachment>, StoreError>;
     async fn canned_responses(&self) -> Result<Vec<CannedResponse>, StoreError>;
     async fn save_canned_response(
         &self,

@@ -125,13 +125,31 @@ impl Provider for Messenger {
         ctx: &SendContext,
     ) -> Result<HttpRequest, String> {
         let name = display_name(self.kind);
-        let Outgoing::Text { text } = out else {
-            return Err(format!(
-                "message templates are a WhatsApp feature; send text on {name}"
-            ));
+        let message = match out {
+            Outgoing::Text { text } => {
+                check_text(text, self.max_text_chars, name)?;
+                json!({ "text": text })
+            }
+            Outgoing::Media {
+                media, url, size, ..
+            } => {
+                crate::media::check_url(url)?;
+                crate::media::check_size(*size, 25 * crate::media::MB, name)?;
+                let kind = match media {
+                    MediaKind::Image | MediaKind::Sticker => "image",
+                    MediaKind::Audio | MediaKind::Voice => "audio",
+                    MediaKind::Video => "video",
+                    MediaKind::Document | MediaKind::File => "file",
+                };
+                json!({ "attachment": { "type": kind, "payload": { "url": url, "is_reusable": false } } })
+            }
+            Outgoing::Template { .. } => {
+                return Err(format!(
+                    "message templates are a WhatsApp feature; send text on {name}"
+                ))
+            }
         };
         check_window(self.kind, ctx, out)?;
-        check_text(text, self.max_text_chars, name)?;
         let token = cfg
             .page_access_token
             .as_deref()
@@ -143,7 +161,7 @@ impl Provider for Messenger {
         let mut body = json!({
             "recipient": { "id": thread },
             "messaging_type": "RESPONSE",
-            "message": { "text": text },
+            "message": message,
         });
         if let WindowState::Tagged { .. } = self.reply_window().state(ctx) {
             body["messaging_type"] = json!("MESSAGE_TAG");

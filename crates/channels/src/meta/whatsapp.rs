@@ -18,6 +18,7 @@
 //! - Other fields (templates, account, billing, history sync) are skipped with the field name.
 
 use super::{read_graph_response, GRAPH_API};
+use crate::media::{check_size, MB};
 use crate::send::{check_text, HttpRequest, Outgoing, SendContext, SendOutcome};
 use crate::untrusted::{clamp_name, clamp_text};
 use crate::window::{check_window, ReplyWindow};
@@ -138,6 +139,35 @@ impl Provider for Whatsapp {
                     "to": thread,
                     "type": "template",
                     "template": template,
+                })
+            }
+            Outgoing::Media {
+                media,
+                url,
+                filename,
+                mime_type,
+                size,
+            } => {
+                crate::media::check_url(url)?;
+                // WhatsApp shows JPEG and PNG as pictures, MP4 as video, MP3/Ogg/M4A as audio;
+                // anything else goes as a document, which keeps its name.
+                let (kind, max) = match (media, mime_type.as_str()) {
+                    (MediaKind::Image, "image/jpeg" | "image/png") => ("image", 5 * MB),
+                    (MediaKind::Video, "video/mp4") => ("video", 16 * MB),
+                    (MediaKind::Audio | MediaKind::Voice, _) => ("audio", 16 * MB),
+                    _ => ("document", 100 * MB),
+                };
+                check_size(*size, max, &format!("a WhatsApp {kind}"))?;
+                let mut object = json!({ "link": url });
+                if kind == "document" {
+                    object["filename"] = json!(filename);
+                }
+                json!({
+                    "messaging_product": "whatsapp",
+                    "recipient_type": "individual",
+                    "to": thread,
+                    "type": kind,
+                    kind: object,
                 })
             }
         };

@@ -727,6 +727,71 @@ fn email_in_and_out_and_one_customer_across_channels() {
             .find(|m| m["direction"] == "outgoing" && m["status"] == "sent")
     });
     assert!(sent["provider_id"].as_str().unwrap().contains('@'));
+
+    // A file through the API (base64) goes inside the mail, as an attachment with its name.
+    let csv = "pedido;valor\n1001;89,90\n";
+    let r = s.admin(
+        "POST",
+        &format!("/api/v1/conversations/{conv_id}/messages"),
+        Some(&json!({"file": {"name": "pedidos.csv", "data": crate::helpers::b64(csv)}})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let content = &r.json()["content"];
+    assert_eq!(
+        (
+            &content["type"],
+            &content["filename"],
+            &content["mime_type"]
+        ),
+        (&json!("media"), &json!("pedidos.csv"), &json!("text/csv"))
+    );
+    let data = eventually("the mail with the file", || {
+        mails.lock().unwrap().get(1).map(|(_, d)| d.clone())
+    });
+    assert!(data.contains("multipart/mixed"), "{data}");
+    assert!(
+        data.contains("pedidos.csv") && data.contains("text/csv"),
+        "{data}"
+    );
+    let link = content["url"].as_str().unwrap().to_string();
+    let path = &link[link.find("/media/").unwrap()..];
+    assert_eq!(s.request("GET", path, &[], b"").body, csv.as_bytes());
+    // Refused: a program named as a PDF, a file that isn't base64, and both text and a file.
+    for (body, code) in [
+        (
+            json!({"file": {"name": "nota.pdf", "data": crate::helpers::b64("MZ\u{90}binary")}}),
+            "invalid_attachment",
+        ),
+        (
+            json!({"file": {"name": "nota.pdf", "data": "%%%"}}),
+            "invalid_attachment",
+        ),
+        (
+            json!({"text": "x", "file": {"name": "a.txt", "data": crate::helpers::b64("a")}}),
+            "invalid_message",
+        ),
+    ] {
+        let r = s.admin(
+            "POST",
+            &format!("/api/v1/conversations/{conv_id}/messages"),
+            Some(&body),
+        );
+        assert_eq!(
+            (r.status, r.json()["code"].as_str()),
+            (400, Some(code)),
+            "{body}"
+        );
+    }
+    assert_eq!(messages(&s, conv_id).len(), 3, "nothing refused was kept");
+    // Erasing the customer takes the file with them.
+    let r = s.admin(
+        "DELETE",
+        &format!("/api/v1/customers/{}", customer["id"]),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(s.request("GET", path, &[], b"").status, 404);
+    assert!(!crate::helpers::contains(&s.db_bytes(), b"1001;89,90"));
 }
 
 #[test]

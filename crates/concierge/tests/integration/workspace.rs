@@ -262,6 +262,9 @@ fn repeated_wrong_passwords_lock_the_account_for_a_while() {
     assert!(r.text().contains("Wrong e-mail or password"));
 }
 
+const FILE_NAME: &str = "nota fiscal nº 123.pdf";
+const FILE_BODY: &str = "%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
+
 #[test]
 fn an_agent_works_a_whatsapp_conversation_in_chromium() {
     use crate::channels::FakeProvider;
@@ -271,10 +274,16 @@ fn an_agent_works_a_whatsapp_conversation_in_chromium() {
         std::path::Path::new(&chromium).exists(),
         "this test drives Debian's chromium ({chromium}); .ci/run installs it"
     );
-    let provider = FakeProvider::start(vec![(
-        200,
-        r#"{"messaging_product":"whatsapp","messages":[{"id":"wamid.AGENT1"}]}"#,
-    )]);
+    let provider = FakeProvider::start(vec![
+        (
+            200,
+            r#"{"messaging_product":"whatsapp","messages":[{"id":"wamid.AGENT1"}]}"#,
+        ),
+        (
+            200,
+            r#"{"messaging_product":"whatsapp","messages":[{"id":"wamid.AGENT2"}]}"#,
+        ),
+    ]);
     let s = Server::start();
     assert!(create_user(&s, "carla@example.com", "agent", PASSWORD)
         .status
@@ -293,6 +302,8 @@ fn an_agent_works_a_whatsapp_conversation_in_chromium() {
         .env("CONTACT", "Test Name")
         .env("EVIL", evil)
         .env("REPLY", reply)
+        .env("FILE_NAME", FILE_NAME)
+        .env("FILE_BODY", FILE_BODY)
         .env("SHOTS", &shots)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -341,6 +352,44 @@ fn an_agent_works_a_whatsapp_conversation_in_chromium() {
             .find(|r| String::from_utf8_lossy(&r.body).contains("Já estou vendo"))
     });
     assert!(sent.path.ends_with("/messages"), "{}", sent.path);
+    expect("FILE_REFUSED");
+    expect("FILE_SENT");
+    // The file went to WhatsApp as a document with its name and a link the provider can fetch,
+    // and only the real one did.
+    let file_sends: Vec<serde_json::Value> = eventually("the file at the provider", || {
+        let sends: Vec<serde_json::Value> = provider
+            .requests()
+            .iter()
+            .filter_map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+            .filter(|b| b["type"] != "text")
+            .collect();
+        (!sends.is_empty()).then_some(sends)
+    });
+    assert_eq!(file_sends.len(), 1, "{file_sends:?}");
+    let document = &file_sends[0]["document"];
+    assert_eq!(document["filename"], FILE_NAME, "{document}");
+    let link = document["link"].as_str().unwrap();
+    let path = link
+        .strip_prefix(&format!("http://{}", s.addr))
+        .unwrap_or_else(|| panic!("{link} is not on this server"));
+    let fetched = crate::helpers::http(&s.addr, "GET", path, &[], b"");
+    assert_eq!(fetched.status, 200);
+    assert_eq!(fetched.body, FILE_BODY.as_bytes());
+    assert_eq!(fetched.header("content-type"), Some("application/pdf"));
+    assert_eq!(fetched.header("x-content-type-options"), Some("nosniff"));
+    assert!(fetched
+        .header("content-disposition")
+        .is_some_and(|d| d.starts_with("attachment;")));
+    // An address that is not a kept file's is not found, in the API's error shape.
+    let missing = crate::helpers::http(
+        &s.addr,
+        "GET",
+        "/media/0123456789abcdef0123456789abcdef/x.pdf",
+        &[],
+        b"",
+    );
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["code"], "attachment_not_found");
     expect("RESOLVED");
     expect("OK");
     assert!(child.wait().unwrap().success());

@@ -13,6 +13,7 @@ fn reply_threads_under_the_customer_mail_and_keeps_one_re() {
         "Olá Sony,\nclaro, já vamos ver.\n.leading dot stays\n",
         Some(&customer.message_id),
         &customer.references,
+        None,
     )
     .unwrap();
 
@@ -54,6 +55,7 @@ fn first_reply_to_a_new_mail_and_an_encoded_subject() {
         "شكرا",
         Some(&format!("<{}>", customer.message_id)),
         &[],
+        None,
     )
     .unwrap();
     let reply = parse_message(&raw, "BR").unwrap();
@@ -72,6 +74,7 @@ fn a_reply_without_a_parent_starts_its_own_thread() {
         "hi",
         None,
         &[],
+        None,
     )
     .unwrap();
     let m = parse_message(&raw, "BR").unwrap();
@@ -83,14 +86,15 @@ fn a_reply_without_a_parent_starts_its_own_thread() {
 
 #[test]
 fn bad_addresses_and_ids_are_errors_not_broken_headers() {
-    assert!(build_reply("not an address", "b@example.com", "x", "y", None, &[]).is_err());
+    assert!(build_reply("not an address", "b@example.com", "x", "y", None, &[], None).is_err());
     assert!(build_reply(
         "a@example.com",
         "b@example.com\r\nBcc: c@example.com",
         "x",
         "y",
         None,
-        &[]
+        &[],
+        None
     )
     .is_err());
     assert!(build_reply(
@@ -99,7 +103,8 @@ fn bad_addresses_and_ids_are_errors_not_broken_headers() {
         "x",
         "y",
         Some("id\r\nBcc: c@x"),
-        &[]
+        &[],
+        None
     )
     .is_err());
     let (_, raw) = build_reply(
@@ -109,9 +114,36 @@ fn bad_addresses_and_ids_are_errors_not_broken_headers() {
         "y",
         None,
         &[],
+        None,
     )
     .unwrap();
     let m = parse_message(&raw, "BR").unwrap();
     assert!(m.subject.contains("Bcc"));
     assert!(!String::from_utf8_lossy(&raw).contains("\r\nBcc:"));
+}
+
+#[test]
+fn a_file_goes_along_as_an_attachment() {
+    let pdf = b"%PDF-1.7\nfake but fine";
+    let (_, raw) = build_reply(
+        "Loja <atendimento@loja.example>",
+        "ana@example.com",
+        "Pedido",
+        "Segue a nota fiscal.",
+        None,
+        &[],
+        Some(("nota fiscal.pdf", "application/pdf", pdf)),
+    )
+    .unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.contains("multipart/mixed"), "{text}");
+    assert!(text.contains("application/pdf"), "{text}");
+    assert!(text.contains("attachment"), "{text}");
+    let parsed = concierge_mail::parse_message(&raw, "BR").unwrap();
+    assert!(parsed.text.contains("Segue a nota fiscal"), "{parsed:?}");
+    assert_eq!(parsed.attachments.len(), 1, "{parsed:?}");
+    assert_eq!(
+        parsed.attachments[0].filename.as_deref(),
+        Some("nota fiscal.pdf")
+    );
 }

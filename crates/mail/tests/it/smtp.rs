@@ -87,6 +87,7 @@ fn reply_bytes() -> Vec<u8> {
         "Olá!\n.\n..two dots\nfim",
         Some("abc@example.com"),
         &[],
+        None,
     )
     .unwrap()
     .1

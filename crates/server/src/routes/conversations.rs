@@ -145,6 +145,23 @@ struct NewMessageBody {
     private: bool,
     /// Who writes (the agent's name); the key's name when absent.
     author: Option<String>,
+    /// A file to send (or to keep with a note): its name and its bytes in base64.
+    file: Option<FileBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileBody {
+    name: String,
+    data: String,
+}
+
+/// What a person sends: text, a template or a file.
+pub(crate) enum Reply {
+    Text(String),
+    Template(Template),
+    /// A checked upload and the public base URL (`https://host`) providers fetch it from.
+    File(super::media::Upload, String),
 }
 
 fn invalid(message: impl Into<String>) -> Failure {
@@ -155,14 +172,40 @@ async fn add_message(
     Admin(key): Admin,
     State(s): State<SharedState>,
     Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response> {
-    let bytes = read_body(body, MAX_TEXT_BYTES * 2).await?;
+    // A file comes as base64: a third larger than its bytes.
+    let limit = concierge_channels::media::MAX_UPLOAD_BYTES / 3 * 4 + MAX_TEXT_BYTES * 2;
+    let bytes = read_body(body, limit).await?;
     let req: NewMessageBody = serde_json::from_slice(&bytes).map_err(|e| {
         invalid(format!(
-            "expected {{\"text\"}} or {{\"template\": {{\"name\", \"language\", \"params\"}}}}, optionally \"private\": true: {e}"
+            "expected {{\"text\"}}, {{\"template\": {{\"name\", \"language\", \"params\"}}}} or {{\"file\": {{\"name\", \"data\"}}}}, optionally \"private\": true: {e}"
         ))
     })?;
+    let reply = match (req.text, req.template, req.file) {
+        (Some(text), None, None) => Reply::Text(text),
+        (None, Some(t), None) => Reply::Template(t),
+        (None, None, Some(f)) => {
+            use base64::Engine;
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(f.data.trim())
+                .map_err(|e| {
+                    Failure::new(
+                        ErrorCode::InvalidAttachment,
+                        format!("file.data is not base64: {e}"),
+                    )
+                })?;
+            let upload = super::media::accept(&f.name, data)?;
+            let (proto, host) = super::public_base(&s, &headers);
+            Reply::File(upload, format!("{proto}://{host}"))
+        }
+        _ => {
+            return Err(invalid(
+                "send exactly one of \"text\", \"template\" or \"file\"",
+            ))
+        }
+    };
     let named = req
         .author
         .as_deref()
@@ -172,33 +215,25 @@ async fn add_message(
     // to "the helpdesk".
     let take_over = named.clone();
     let author_name = named.unwrap_or(key.name);
-    let message = post_message(
-        &s,
-        id,
-        req.text,
-        req.template,
-        req.private,
-        author_name,
-        take_over,
-    )
-    .await?;
+    let message = post_message(&s, id, reply, req.private, author_name, take_over).await?;
     Ok((StatusCode::CREATED, Json(message)).into_response())
 }
 
-/// A person's reply (text or template, checked against the channel's reply window) or private
-/// note, queued in the outbox in the same transaction; shared by the API and the workspace.
+/// A person's reply (text, template or file, checked against the channel's reply window and
+/// the provider's limits) or private note, queued in the outbox in the same transaction as the
+/// message and its file; shared by the API and the workspace.
 pub(crate) async fn post_message(
     s: &SharedState,
     id: i64,
-    text: Option<String>,
-    template: Option<Template>,
+    reply: Reply,
     private: bool,
     author_name: String,
     take_over: Option<String>,
 ) -> Result<MessageView> {
     let conversation = s.store.conversation(id).await?.ok_or_else(not_found)?;
-    let payload = match (text, template) {
-        (Some(text), None) => {
+    let mut attachment = None;
+    let payload = match reply {
+        Reply::Text(text) => {
             if text.trim().is_empty() {
                 return Err(invalid("text is empty"));
             }
@@ -209,7 +244,7 @@ pub(crate) async fn post_message(
             }
             OutgoingPayload::Text { text }
         }
-        (None, Some(t)) if !private => {
+        Reply::Template(t) if !private => {
             if t.name.trim().is_empty() || t.language.trim().is_empty() {
                 return Err(invalid("a template needs a name and a language"));
             }
@@ -219,10 +254,19 @@ pub(crate) async fn post_message(
                 params: t.params,
             }
         }
-        _ => {
-            return Err(invalid(
-                "send exactly one of \"text\" or \"template\" (notes take text)",
-            ))
+        Reply::Template(_) => return Err(invalid("a note takes text or a file, not a template")),
+        Reply::File(upload, base) => {
+            let row = upload.row;
+            let payload = OutgoingPayload::Media {
+                url: format!("{base}{}", super::media::path(&row.id, &row.filename)),
+                attachment: row.id.clone(),
+                media: upload.checked.media,
+                filename: row.filename.clone(),
+                mime_type: row.mime_type.clone(),
+                size: row.data.len() as u64,
+            };
+            attachment = Some(row);
+            payload
         }
     };
     if !private {
@@ -232,6 +276,23 @@ pub(crate) async fn post_message(
         };
         check_window(conversation.channel_kind, &ctx, &payload.to_outgoing())
             .map_err(|e| Failure::new(ErrorCode::ReplyWindowClosed, e))?;
+        if let OutgoingPayload::Media { .. } = &payload {
+            // The provider's own rules for files (kinds, sizes), now rather than at send time.
+            let channel = s.messaging.channel(&conversation.channel_id).await;
+            if let (Some(plugin), Ok(Some(channel))) = (
+                concierge_channels::provider(conversation.channel_kind),
+                channel,
+            ) {
+                plugin
+                    .build_send(
+                        &channel.config,
+                        &conversation.thread,
+                        &payload.to_outgoing(),
+                        &ctx,
+                    )
+                    .map_err(|e| Failure::new(ErrorCode::InvalidAttachment, e))?;
+            }
+        }
     }
     let outgoing = (!private)
         .then(|| serde_json::to_value(&payload))
@@ -248,6 +309,7 @@ pub(crate) async fn post_message(
                 author_name: Some(author_name),
                 take_over,
                 outgoing,
+                attachment,
             },
         )
         .await?

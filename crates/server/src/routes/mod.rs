@@ -3,6 +3,7 @@ mod channels;
 mod conversations;
 mod customers;
 mod hooks;
+pub(crate) mod media;
 mod stores;
 mod tracking;
 mod webchat;
@@ -27,6 +28,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(webchat::routes())
         .merge(bot::routes())
         .merge(workspace::routes())
+        .merge(media::routes())
         .route(
             "/healthz",
             get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),

@@ -16,7 +16,7 @@ use concierge_channels::verify::verify_hmac_sha256_hex;
 use concierge_messaging::webchat::{provider_id, ChatDelivery};
 use concierge_messaging::Channel;
 use concierge_store::{ConversationFilter, NewInbound};
-use concierge_types::conversation::{ChannelKind, InboundState, MessageView};
+use concierge_types::conversation::{Author, ChannelKind, InboundState, MessageView};
 use concierge_types::ErrorCode;
 use serde::Deserialize;
 use serde_json::json;
@@ -146,13 +146,26 @@ fn public_message(m: &MessageView, visitor: &str) -> serde_json::Value {
         .provider_id
         .as_deref()
         .and_then(|p| p.strip_prefix(prefix.as_str()));
+    // A file the brand sent: its name and where the widget links to (relative to our origin).
+    let file = match &m.content {
+        concierge_types::conversation::Content::Media {
+            media_id: Some(id),
+            filename: Some(name),
+            size,
+            ..
+        } if m.author != Author::Customer && super::media::is_id(id) => {
+            json!({ "name": name, "url": super::media::path(id, name), "size": size })
+        }
+        _ => serde_json::Value::Null,
+    };
     json!({
         "id": m.id,
         "client_id": client_id,
         "direction": m.direction,
         "author": m.author,
         "author_name": m.author_name,
-        "text": m.content.preview(),
+        "text": if file.is_null() { m.content.preview() } else { String::new() },
+        "file": file,
         "created_at": m.created_at,
     })
 }

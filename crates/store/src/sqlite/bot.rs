@@ -155,6 +155,7 @@ impl Writer {
                         author_name: None,
                         take_over: None,
                         outgoing: Some(outgoing),
+                        attachment: None,
                     },
                 )?;
             }
@@ -168,6 +169,7 @@ impl Writer {
                         author_name: None,
                         take_over: None,
                         outgoing: None,
+                        attachment: None,
                     },
                 )?;
             }

@@ -434,6 +434,13 @@ impl Writer {
             params![conversation, channel, m.author.as_str(), m.author_name, m.private, content, status, now],
         )?;
         let id = self.conn.last_insert_rowid();
+        if let Some(a) = &m.attachment {
+            self.conn.execute(
+                "INSERT INTO attachments (id, conversation_id, message_id, filename, mime_type, size, sha256, data, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![a.id, conversation, id, a.filename, a.mime_type, a.data.len() as i64, a.sha256, a.data, now],
+            )?;
+        }
         if !m.private {
             let payload = m.outgoing.unwrap_or(serde_json::Value::Null).to_string();
             self.conn.execute(

@@ -4,9 +4,11 @@
 use super::conversations::{conversation_row_at, CONVERSATION_COLUMNS, CONVERSATION_FROM};
 use super::now_ms;
 use super::writer::Writer;
-use crate::{DeskConversation, ImportedConversation, StoreError};
+use crate::{Attachment, DeskConversation, ImportedConversation, StoreError};
 use concierge_types::conversation::{Author, CannedResponse};
 use concierge_types::conversation::{ConversationStatus, Direction};
+use concierge_types::view::Timestamp;
+use rusqlite::OptionalExtension;
 use rusqlite::{params, Connection};
 
 /// Conversations created since `since` or not resolved, each with its public turns.
@@ -108,6 +110,28 @@ pub(super) fn unrouted(
         conversation_row_at(r, 0)
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(super) fn attachment(conn: &Connection, id: &str) -> Result<Option<Attachment>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT id, conversation_id, message_id, filename, mime_type, sha256, data, created_at
+             FROM attachments WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(Attachment {
+                    id: r.get(0)?,
+                    conversation_id: r.get(1)?,
+                    message_id: r.get(2)?,
+                    filename: r.get(3)?,
+                    mime_type: r.get(4)?,
+                    sha256: r.get(5)?,
+                    data: r.get(6)?,
+                    created_at: Timestamp(r.get(7)?),
+                })
+            },
+        )
+        .optional()?)
 }
 
 pub(super) fn canned(conn: &Connection) -> Result<Vec<CannedResponse>, StoreError> {

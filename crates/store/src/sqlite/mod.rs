@@ -17,7 +17,7 @@ mod users;
 mod writer;
 
 use crate::{
-    ApplyReport, BotAct, BotApplied, BotDefinition, BotTurnRow, BotWork, ChannelRecord,
+    ApplyReport, Attachment, BotAct, BotApplied, BotDefinition, BotTurnRow, BotWork, ChannelRecord,
     ConversationChange, ConversationFilter, Cursor, DeskConversation, IngestReport,
     IntegrationEvent, KeyInfo, NewChannel, NewInbound, NewMessage, NewUser, OutboxItem,
     OutboxOutcome, PendingInbound, Progress, SessionRecord, Silence, Store, StoreError, StoreStats,
@@ -591,6 +591,10 @@ impl Store for SqliteStore {
     ) -> Result<Vec<ConversationView>, StoreError> {
         self.read(move |c| desk::unrouted(c, after, since, limit))
             .await
+    }
+
+    async fn attachment(&self, id: String) -> Result<Option<Attachment>, StoreError> {
+        self.read(move |c| desk::attachment(c, &id)).await
     }
 
     async fn canned_responses(&self) -> Result<Vec<CannedResponse>, StoreError> {

@@ -367,6 +367,21 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     );
     ",
+    // 8: files agents send, kept for the providers to fetch by their unguessable id.
+    "
+    CREATE TABLE attachments (
+        id TEXT PRIMARY KEY,
+        conversation_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        filename TEXT NOT NULL,
+        mime_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        data BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX attachments_conversation ON attachments (conversation_id);
+    ",
 ];
 
 /// Brings the schema up to date inside one transaction.

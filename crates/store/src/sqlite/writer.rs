@@ -1021,6 +1021,7 @@ impl Writer {
             del("DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE profile_id IN (LIST))")?;
             del("DELETE FROM bot_turns WHERE conversation_id IN (SELECT id FROM conversations WHERE profile_id IN (LIST))")?;
             del("DELETE FROM conversation_labels WHERE conversation_id IN (SELECT id FROM conversations WHERE profile_id IN (LIST))")?;
+            del("DELETE FROM attachments WHERE conversation_id IN (SELECT id FROM conversations WHERE profile_id IN (LIST))")?;
             del("DELETE FROM conversation_reads WHERE conversation_id IN (SELECT id FROM conversations WHERE profile_id IN (LIST))")?;
             del("DELETE FROM rule_firings WHERE conversation_id IN (SELECT id FROM conversations WHERE profile_id IN (LIST))")?;
             del("DELETE FROM conversations WHERE profile_id IN (LIST)")?;

@@ -2,6 +2,7 @@
 //! notes, and the actions on it.
 
 use super::*;
+use crate::routes::conversations::Reply;
 
 /// The conversation, or the not-found answer.
 pub(super) async fn conversation_or_404(
@@ -63,7 +64,9 @@ pub(super) fn message_html(t: &Texts, c: &ConversationView, m: &MessageView) -> 
         String::new()
     };
     let text = match &m.content {
-        concierge_types::conversation::Content::Media { .. } => attachment(t, &m.content),
+        concierge_types::conversation::Content::Media { .. } => {
+            attachment(t, &m.content, m.author != Author::Customer)
+        }
         other => esc(&other.preview()),
     };
     format!(
@@ -76,11 +79,13 @@ pub(super) fn message_html(t: &Texts, c: &ConversationView, m: &MessageView) -> 
     )
 }
 
-/// An attachment: its kind, name, type and size, and a link only to a plain https address (the
-/// file itself is never shown inline: it comes from the customer).
-fn attachment(t: &Texts, c: &concierge_types::conversation::Content) -> String {
+/// An attachment: its kind, name, type and size, and a link only to a plain https address or,
+/// for a file the brand sent (`ours`), to where we keep it. The file itself is never shown
+/// inline.
+fn attachment(t: &Texts, c: &concierge_types::conversation::Content, ours: bool) -> String {
     let concierge_types::conversation::Content::Media {
         media,
+        media_id,
         url,
         mime_type,
         filename,
@@ -110,10 +115,17 @@ fn attachment(t: &Texts, c: &concierge_types::conversation::Content) -> String {
         esc(name),
         facts.join(" · ")
     );
-    let file = match url.as_deref().filter(|u| u.starts_with("https://")) {
+    let kept = match (media_id, filename) {
+        (Some(id), Some(name)) if ours && crate::routes::media::is_id(id) => {
+            Some(crate::routes::media::path(id, name))
+        }
+        _ => None,
+    };
+    let link = kept.or_else(|| url.clone().filter(|u| u.starts_with("https://")));
+    let file = match link {
         Some(u) => format!(
             "<a class=\"attachment\" href=\"{}\" rel=\"noopener noreferrer nofollow\" target=\"_blank\" download>{label}</a>",
-            esc(u)
+            esc(&u)
         ),
         None => format!("<span class=\"attachment\">{label}</span>"),
     };
@@ -317,15 +329,19 @@ pub(super) async fn render_conversation(
         "{top}<main class=\"conversation\" data-live=\"conversation\" data-id=\"{id}\" data-after=\"{last}\" data-changed=\"{changed}\">\
          <section class=\"thread\"><p><a href=\"/app\">← {back}</a></p>{head}\
          <div id=\"messages\">{thread}</div>{notice}\
-         <form class=\"reply\" method=\"post\" action=\"/app/c/{id}/reply\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-           {canned}<textarea name=\"text\" dir=\"auto\" required maxlength=\"8000\" aria-label=\"{reply}\" placeholder=\"{reply}\"></textarea>\
+         <form class=\"reply\" method=\"post\" action=\"/app/c/{id}/reply\" enctype=\"multipart/form-data\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+           {canned}<textarea name=\"text\" dir=\"auto\" maxlength=\"8000\" aria-label=\"{reply}\" placeholder=\"{reply}\"></textarea>\
+           <div class=\"row\"><label class=\"file\">{attach} <input type=\"file\" name=\"file\" accept=\"{accept}\"><small>{attach_help}</small></label>\
            <label><input type=\"checkbox\" name=\"note\" value=\"1\"> {note}</label>\
-           <button type=\"submit\">{send}</button></form><p class=\"help\">{help}</p></section>\
+           <button type=\"submit\">{send}</button></div></form><p class=\"help\">{help}</p></section>\
          <aside class=\"customer\"><h2>{customer_l}</h2>{panel}</aside></main><script src=\"/assets/app.js\"></script>",
         top = top(t, who),
         back = t.back,
         help = t.shortcuts_help,
         reply = t.reply,
+        attach = t.attach,
+        attach_help = t.attach_help,
+        accept = concierge_channels::media::accepted_extensions(),
         note = t.note,
         send = t.send,
         customer_l = t.customer,
@@ -373,26 +389,113 @@ pub(super) struct ReplyForm {
     note: Option<String>,
 }
 
+/// The reply form's fields: a plain form, or `multipart/form-data` when it carries a file.
+struct ReplyInput {
+    csrf: String,
+    text: String,
+    note: bool,
+    file: Option<(String, Vec<u8>)>,
+}
+
+async fn read_reply(request: axum::extract::Request) -> Result<ReplyInput, Failure> {
+    use axum::extract::FromRequest;
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !multipart {
+        let Form(f) = Form::<ReplyForm>::from_request(request, &())
+            .await
+            .map_err(|e| Failure::new(ErrorCode::InvalidRequest, e.body_text()))?;
+        return Ok(ReplyInput {
+            csrf: f.csrf,
+            text: f.text,
+            note: f.note.is_some(),
+            file: None,
+        });
+    }
+    let broken = |e: axum::extract::multipart::MultipartError| {
+        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ErrorCode::PayloadTooLarge
+        } else {
+            ErrorCode::InvalidRequest
+        };
+        Failure::new(
+            code,
+            format!("the form could not be read: {}", e.body_text()),
+        )
+    };
+    let mut form = axum::extract::Multipart::from_request(request, &())
+        .await
+        .map_err(|e| Failure::new(ErrorCode::InvalidRequest, e.body_text()))?;
+    let mut input = ReplyInput {
+        csrf: String::new(),
+        text: String::new(),
+        note: false,
+        file: None,
+    };
+    while let Some(field) = form.next_field().await.map_err(broken)? {
+        match field.name().unwrap_or_default() {
+            "csrf" => input.csrf = field.text().await.map_err(broken)?,
+            "text" => input.text = field.text().await.map_err(broken)?,
+            "note" => input.note = true,
+            "file" => {
+                let name = field.file_name().unwrap_or_default().to_string();
+                let bytes = field.bytes().await.map_err(broken)?;
+                // A browser sends an empty part when no file was chosen.
+                if !(name.is_empty() && bytes.is_empty()) {
+                    input.file = Some((name, bytes.to_vec()));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(input)
+}
+
+/// A reply, a note, a file, or text and a file (sent as two messages, the text first).
 pub(super) async fn reply(
     State(s): State<SharedState>,
     who: SignedIn,
     Path(id): Path<i64>,
-    Form(f): Form<ReplyForm>,
+    headers: HeaderMap,
+    request: axum::extract::Request,
 ) -> Result<Response, Failure> {
+    let f = read_reply(request).await?;
     who.check_csrf(&f.csrf)?;
-    let note = f.note.is_some();
-    let sent = crate::routes::conversations::post_message(
-        &s,
-        id,
-        Some(f.text),
-        None,
-        note,
-        who.user.name.clone(),
-        (!note).then(|| who.user.email.clone()),
-    )
+    let t = texts_for(&who.user.language);
+    let sent = async {
+        // The file is checked before the text goes, so a refused file sends nothing.
+        let upload = f
+            .file
+            .map(|(name, data)| crate::routes::media::accept(&name, data))
+            .transpose()?;
+        if f.text.trim().is_empty() && upload.is_none() {
+            return Err(Failure::new(ErrorCode::InvalidMessage, t.empty_reply));
+        }
+        let post = |reply| {
+            crate::routes::conversations::post_message(
+                &s,
+                id,
+                reply,
+                f.note,
+                who.user.name.clone(),
+                (!f.note).then(|| who.user.email.clone()),
+            )
+        };
+        if !f.text.trim().is_empty() {
+            post(Reply::Text(f.text.clone())).await?;
+        }
+        if let Some(upload) = upload {
+            let (proto, host) = crate::routes::public_base(&s, &headers);
+            post(Reply::File(upload, format!("{proto}://{host}"))).await?;
+        }
+        Ok::<_, Failure>(())
+    }
     .await;
     match sent {
-        Ok(_) => Ok(Redirect::to(&format!("/app/c/{id}")).into_response()),
+        Ok(()) => Ok(Redirect::to(&format!("/app/c/{id}")).into_response()),
         Err(e) => render_conversation(&s, &who, id, Some(&e)).await,
     }
 }
@@ -430,8 +533,7 @@ pub(super) async fn send_template(
     let sent = crate::routes::conversations::post_message(
         &s,
         id,
-        None,
-        Some(template),
+        Reply::Template(template),
         false,
         who.user.name.clone(),
         Some(who.user.email.clone()),

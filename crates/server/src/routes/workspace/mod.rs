@@ -56,7 +56,12 @@ pub fn routes() -> Router<SharedState> {
         .route("/app/c/{id}/head", get(head_fragment))
         .route("/app/c/{id}/transfer", post(transfer))
         .route("/app/c/{id}/snooze", post(snooze))
-        .route("/app/c/{id}/reply", post(reply))
+        .route(
+            "/app/c/{id}/reply",
+            post(reply).layer(axum::extract::DefaultBodyLimit::max(
+                concierge_channels::media::MAX_UPLOAD_BYTES + (1 << 20),
+            )),
+        )
         .route("/app/c/{id}/template", post(send_template))
         .route("/app/c/{id}/{action}", post(act))
         .route("/app/events", get(events))

@@ -1,0 +1,147 @@
+//! Files agents send: kept in the store, and served at `/media/{id}/{name}` for the providers
+//! (and the web chat) to fetch.
+//!
+//! The address is the only key: its id is 128 random bits, so it is unguessable, and it is gone
+//! when the conversation's customer is erased. What is served can never run in a browser: the
+//! type is the one checked at upload (`concierge_channels::media`), `nosniff` forbids guessing
+//! another, a sandboxing Content-Security-Policy covers it, and anything but a picture, audio or
+//! video is a download.
+
+use super::Path;
+use crate::error::Failure;
+use crate::SharedState;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use concierge_channels::media::{check_upload, Checked};
+use concierge_store::NewAttachment;
+use concierge_types::ErrorCode;
+use sha2::{Digest, Sha256};
+
+pub fn routes() -> Router<SharedState> {
+    Router::new().route("/media/{id}/{name}", get(serve))
+}
+
+/// An upload checked and ready to keep: what it is, and its row.
+pub(crate) struct Upload {
+    pub checked: Checked,
+    pub row: NewAttachment,
+}
+
+/// Checks an upload (type from its bytes, matching name, size) and gives it a fresh id.
+pub(crate) fn accept(name: &str, data: Vec<u8>) -> Result<Upload, Failure> {
+    let checked = check_upload(name, &data).map_err(|e| {
+        let code = if data.len() > concierge_channels::media::MAX_UPLOAD_BYTES {
+            ErrorCode::PayloadTooLarge
+        } else {
+            ErrorCode::InvalidAttachment
+        };
+        Failure::new(code, e)
+    })?;
+    // 128 bits are plenty for an unguessable address.
+    let id = crate::session::random_token()?[..32].to_string();
+    let sha256 = Sha256::digest(&data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(Upload {
+        row: NewAttachment {
+            id,
+            filename: checked.filename.clone(),
+            mime_type: checked.mime_type.to_string(),
+            sha256,
+            data,
+        },
+        checked,
+    })
+}
+
+/// The path a kept file is served at: `/media/{id}/{name}`, the name percent-encoded.
+pub(crate) fn path(id: &str, filename: &str) -> String {
+    let mut name = String::with_capacity(filename.len());
+    for b in filename.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            name.push(b as char);
+        } else {
+            name.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("/media/{id}/{name}")
+}
+
+/// Whether `id` has the shape of a kept file's id (32 lower-case hex digits).
+pub(crate) fn is_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+async fn serve(
+    State(s): State<SharedState>,
+    Path((id, _name)): Path<(String, String)>,
+) -> Result<Response, Failure> {
+    let gone = || Failure::new(ErrorCode::AttachmentNotFound, "no such file");
+    if !is_id(&id) {
+        return Err(gone());
+    }
+    let file = s.store.attachment(id).await?.ok_or_else(gone)?;
+    let inline = ["image/", "audio/", "video/"]
+        .iter()
+        .any(|p| file.mime_type.starts_with(p));
+    let ascii: String = file
+        .filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!(
+        "{}; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        if inline { "inline" } else { "attachment" },
+        path("", &file.filename).trim_start_matches("/media//")
+    );
+    let mut response = (StatusCode::OK, file.data).into_response();
+    let h = response.headers_mut();
+    let value =
+        |v: &str| HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("attachment"));
+    h.insert(header::CONTENT_TYPE, value(&file.mime_type));
+    h.insert(header::CONTENT_DISPOSITION, value(&disposition));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=86400"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_encode_the_name() {
+        let id = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            path(id, "nota fiscal/ç.pdf"),
+            format!("/media/{id}/nota%20fiscal%2F%C3%A7.pdf")
+        );
+        assert!(is_id(id));
+        assert!(!is_id("0123456789ABCDEF0123456789abcdef"));
+        assert!(!is_id("../../etc/passwd"));
+    }
+}
