@@ -1,12 +1,13 @@
 // Drives the web chat widget in headless Chromium, as a visitor would.
-// usage: EXPECT_REPLY='…' [EXPECT_HTML_REPLY='…'] [CHROMIUM=/usr/bin/chromium] node webchat.mjs PAGE_URL
-// Prints SENT, GOT_REPLY, RTL_OK, RELOAD_OK, ESCAPED_OK, OK, one per line as each step passes, and
+// usage: EXPECT_REPLY='…' [EXPECT_HTML_REPLY='…'] [FILE_NAME='…' FILE_BODY='…'] [CHROMIUM=/usr/bin/chromium] node webchat.mjs PAGE_URL
+// Prints SENT, GOT_REPLY, RTL_OK, RELOAD_OK, ESCAPED_OK, FILE_OK (with FILE_NAME and FILE_BODY), OK, one per line as each step passes, and
 // exits 0; on any failure prints `FAIL: reason` and exits 1. Diagnostics go to stderr.
 import { chromium } from 'playwright-core'
 
 const [pageUrl] = process.argv.slice(2)
 const REPLY = process.env.EXPECT_REPLY
 const HTML_REPLY = process.env.EXPECT_HTML_REPLY || '<img src=x onerror=alert(1)>'
+const { FILE_NAME, FILE_BODY } = process.env
 const PT = 'Olá, preciso de ajuda com meu pedido 🙂'
 const AR = 'مرحبا، شكرا'
 
@@ -107,6 +108,18 @@ try {
   await page.waitForTimeout(300) // an onerror handler would have run by now
   if (dialogs.length) await fail(`a dialog opened: ${dialogs[0]}`)
   say('ESCAPED_OK')
+
+  // A file the agent sent shows as a download link to it on the Concierge origin.
+  if (FILE_NAME) {
+    const link = page.locator('#concierge-chat-messages .concierge-msg[data-direction=outgoing] a', { hasText: FILE_NAME })
+    await link.first().waitFor({ timeout: 20_000 })
+    const href = await link.first().getAttribute('href')
+    if (!new RegExp('/media/[0-9a-f]{32}/').test(href) || href.startsWith(new URL(pageUrl).origin + '/media'))
+      await fail(`odd file link ${href}`)
+    const got = await (await page.request.get(href)).text()
+    if (got !== FILE_BODY) await fail(`the file link gave ${JSON.stringify(got)}`)
+    say('FILE_OK')
+  }
 
   const all = await bubbles(page)
   const ids = all.map((b) => b.id).filter(Boolean)

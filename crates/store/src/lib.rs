@@ -181,6 +181,34 @@ pub struct ConversationFilter {
     pub team: Option<String>,
     /// Leave resolved conversations out.
     pub unresolved: bool,
+    /// Only what this agent may see (see [`AgentView`]); `None` for supervisors and the API.
+    pub visible_to: Option<AgentView>,
+}
+
+/// What an agent sees: their own conversations, their teams' (queued, worked by a teammate, or
+/// passed through the team), and the shared pool (the bot's and nobody's that no team took).
+/// [`AgentView::sees`] is the same rule for one conversation; the store's filter is its twin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentView {
+    pub user_id: i64,
+    pub email: String,
+    /// The names of the agent's teams (also their queues' names).
+    pub teams: Vec<String>,
+    /// The e-mails of the people in those teams.
+    pub teammates: Vec<String>,
+}
+
+impl AgentView {
+    pub fn sees(&self, c: &ConversationView) -> bool {
+        let in_team = |t: &str| self.teams.iter().any(|x| x == t);
+        match &c.owner {
+            Owner::Agent(a) if *a == self.email || self.teammates.contains(a) => true,
+            Owner::Queue(q) if in_team(q) => true,
+            _ if c.team.as_deref().is_some_and(in_team) => true,
+            Owner::Unassigned | Owner::Bot => c.team.is_none(),
+            _ => false,
+        }
+    }
 }
 
 /// A message written by an agent or the bot (or a private note).
@@ -232,6 +260,15 @@ pub struct Attachment {
     pub sha256: String,
     pub data: Vec<u8>,
     pub created_at: Timestamp,
+}
+
+/// What came of a change an agent asked for ([`Store::change_conversation_as`]).
+#[derive(Debug, Clone)]
+pub enum AgentChange {
+    Done(ConversationView),
+    NotFound,
+    /// Another agent (this one) has the conversation; nothing was changed.
+    Colleague(String),
 }
 
 /// A change of a conversation's owner or status.
@@ -546,6 +583,14 @@ pub trait Store: Send + Sync + 'static {
         conversation: i64,
         change: ConversationChange,
     ) -> Result<Option<ConversationView>, StoreError>;
+    /// `change` asked for by agent `agent`: refused, in the same write, when another agent has
+    /// the conversation (taking, moving, resolving a colleague's is a supervisor's call).
+    async fn change_conversation_as(
+        &self,
+        conversation: i64,
+        agent: String,
+        change: ConversationChange,
+    ) -> Result<AgentChange, StoreError>;
     /// A small named value kept across restarts (e.g. a mailbox poller's last UID).
     async fn cursor(&self, key: &str) -> Result<Option<String>, StoreError>;
     async fn set_cursor(&self, key: &str, value: &str) -> Result<(), StoreError>;

@@ -261,6 +261,8 @@ fn widget_in_chromium_sends_and_sees_the_agent_reply_live() {
         .env("CHROMIUM", &chromium)
         .env("EXPECT_REPLY", reply)
         .env("EXPECT_HTML_REPLY", html_reply)
+        .env("FILE_NAME", "trocas.txt")
+        .env("FILE_BODY", "Política de trocas: 30 dias.")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -307,7 +309,20 @@ fn widget_in_chromium_sends_and_sees_the_agent_reply_live() {
         );
         assert_eq!(r.status, 201, "{}", r.text());
     }
-    for marker in ["GOT_REPLY", "RTL_OK", "RELOAD_OK", "ESCAPED_OK", "OK"] {
+    let r = s.admin(
+        "POST",
+        &format!("/api/v1/conversations/{conv_id}/messages"),
+        Some(&json!({"file": {"name": "trocas.txt", "data": crate::helpers::b64("Política de trocas: 30 dias.")}})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    for marker in [
+        "GOT_REPLY",
+        "RTL_OK",
+        "RELOAD_OK",
+        "ESCAPED_OK",
+        "FILE_OK",
+        "OK",
+    ] {
         expect(marker, &mut seen);
     }
     assert!(child.wait().unwrap().success(), "{seen:?}");

@@ -695,15 +695,45 @@ fn handed_off_conversations_go_round_robin_to_the_team_within_capacity() {
 }
 
 #[test]
-fn an_agent_cannot_take_a_colleagues_conversation() {
+fn an_agent_sees_their_teams_work_and_cannot_take_a_colleagues_conversation() {
     use crate::channels::{conversations, fixture};
     let s = Server::start();
     for (email, role) in [
         ("ana@example.com", "agent"),
         ("bia@example.com", "agent"),
-        ("sup@example.com", "supervisor"),
+        ("sup@example.com", "admin"),
+        ("caio@example.com", "agent"),
     ] {
         assert!(create_user(&s, email, role, PASSWORD).status.success());
+    }
+    // Ana and Bia are one team; Caio is another's.
+    let admin = jar_of(&s, "sup@example.com");
+    let admin_csrf = csrf_of(&s, &admin);
+    let form = |path: &str, body: String| {
+        let r = s.request(
+            "POST",
+            path,
+            &[
+                ("Cookie", &admin),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            format!("csrf={admin_csrf}&{body}").as_bytes(),
+        );
+        assert_eq!(r.status, 303, "{path}: {}", r.text());
+    };
+    form(
+        "/app/admin/teams",
+        "name=vendas&languages=&channels=&topics=".into(),
+    );
+    form(
+        "/app/admin/teams",
+        "name=trocas&languages=&channels=&topics=".into(),
+    );
+    for (team, user) in [(1, 1), (1, 2), (2, 4)] {
+        form(
+            &format!("/app/admin/teams/{team}/members"),
+            format!("user={user}&capacity=5"),
+        );
     }
     let (wa, _) = connect(&s, "whatsapp", whatsapp_config("http://127.0.0.1:9"));
     assert_eq!(
@@ -736,6 +766,27 @@ fn an_agent_cannot_take_a_colleagues_conversation() {
     assert_eq!(act("bia@example.com", "resolve", ""), 403);
     assert_eq!(act("bia@example.com", "snooze", "&hours=4"), 403);
     assert_eq!(act("bia@example.com", "transfer", "&to=bot"), 403);
+    // Bia sees her teammate's conversation; Caio, of another team, doesn't: not in his inbox, and
+    // its page, messages and actions are "not found" to him.
+    let get = |email: &str, path: &str| {
+        let jar = jar_of(&s, email);
+        s.request("GET", path, &[("Cookie", &jar)], b"")
+    };
+    let page = format!("/app/c/{id}");
+    assert_eq!(get("bia@example.com", &page).status, 200);
+    assert!(get("bia@example.com", "/app").text().contains(&page));
+    assert_eq!(get("caio@example.com", &page).status, 404);
+    assert_eq!(
+        get("caio@example.com", &format!("{page}/messages?after=0")).status,
+        404
+    );
+    assert!(!get("caio@example.com", "/app").text().contains(&page));
+    assert_eq!(act("caio@example.com", "reply", "&text=oi"), 404);
+    // In his team's queue, it is his to see, and no longer Bia's.
+    form(&format!("/app/c/{id}/transfer"), "to=queue:trocas".into());
+    assert_eq!(get("caio@example.com", &page).status, 200);
+    assert!(get("caio@example.com", "/app").text().contains(&page));
+    assert_eq!(get("bia@example.com", &page).status, 404);
     assert_eq!(take("sup@example.com"), 303, "a supervisor may move it");
 }
 
@@ -922,6 +973,16 @@ fn without_a_bot_conversations_go_to_the_team_whose_skills_fit() {
         "{inbox}"
     );
     assert_eq!(inbox.matches("<tr data-href=").count(), 1, "{inbox}");
+
+    // Ana works in both teams (she is user 2): their conversations are hers to see.
+    for team in [1, 2] {
+        let r = form(
+            &admin,
+            &format!("/app/admin/teams/{team}/members"),
+            format!("csrf={csrf}&user=2&capacity=1"),
+        );
+        assert_eq!(r.status, 303, "{}", r.text());
+    }
 
     // Canned responses: an agent may not keep them, and is told so on a page, not in JSON.
     let agent = jar_of(&s, "ana@example.com");

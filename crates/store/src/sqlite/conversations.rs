@@ -8,9 +8,9 @@ use super::now_ms;
 use super::writer::{random_hex, Writer};
 use crate::inbound::{contact_event, message_event, message_key};
 use crate::{
-    ApplyReport, ChannelRecord, ConversationChange, ConversationFilter, IntegrationEvent,
-    NewChannel, NewInbound, NewMessage, OutboxItem, OutboxOutcome, PendingInbound, Progress,
-    StoreError, Subscription,
+    AgentChange, ApplyReport, ChannelRecord, ConversationChange, ConversationFilter,
+    IntegrationEvent, NewChannel, NewInbound, NewMessage, OutboxItem, OutboxOutcome,
+    PendingInbound, Progress, StoreError, Subscription,
 };
 use concierge_types::conversation::{
     Author, ChannelKind, ContactEvent, Content, ConversationStatus, ConversationView,
@@ -499,6 +499,32 @@ impl Writer {
             )?;
         }
         Ok(view)
+    }
+
+    pub(super) fn change_conversation_as(
+        &mut self,
+        conversation: i64,
+        agent: &str,
+        change: ConversationChange,
+    ) -> Result<AgentChange, StoreError> {
+        let owner: Option<(String, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT owner_kind, owner_id FROM conversations WHERE id = ?1",
+                [conversation],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match owner {
+            None => Ok(AgentChange::NotFound),
+            Some((kind, Some(other))) if kind == "agent" && other != agent => {
+                Ok(AgentChange::Colleague(other))
+            }
+            Some(_) => Ok(match self.change_conversation(conversation, change)? {
+                Some(view) => AgentChange::Done(view),
+                None => AgentChange::NotFound,
+            }),
+        }
     }
 
     pub(super) fn change_conversation(
@@ -1074,6 +1100,14 @@ pub(super) fn conversation_by_id(
         .optional()?)
 }
 
+/// The names of user ?13's teams (twin of `AgentView::teams`).
+const TEAMS_OF: &str =
+    "SELECT t.name FROM teams t JOIN team_members m ON m.team_id = t.id WHERE m.user_id = ?13";
+
+/// The e-mails of the people who share a team with user ?13 (twin of `AgentView::teammates`).
+const TEAMMATES_OF: &str = "SELECT u.email FROM users u JOIN team_members m ON m.user_id = u.id
+     WHERE m.team_id IN (SELECT team_id FROM team_members WHERE user_id = ?13)";
+
 pub(super) fn conversations(
     conn: &Connection,
     f: &ConversationFilter,
@@ -1086,6 +1120,10 @@ pub(super) fn conversations(
            AND (?8 IS NULL OR c.owner_kind = ?8) AND (?9 IS NULL OR c.owner_id = ?9)
            AND (?10 IS NULL OR c.language = ?10) AND (?11 IS NULL OR c.team = ?11)
            AND (?12 = 0 OR c.status <> 'resolved')
+           AND (?13 IS NULL OR (c.owner_kind = 'agent' AND (c.owner_id = ?14 OR c.owner_id IN ({TEAMMATES_OF})))
+             OR (c.owner_kind = 'queue' AND c.owner_id IN ({TEAMS_OF}))
+             OR c.team IN ({TEAMS_OF})
+             OR (c.team IS NULL AND c.owner_kind IN ('unassigned', 'bot')))
          ORDER BY c.id DESC LIMIT ?5"
     ))?;
     let rows = stmt.query_map(
@@ -1101,7 +1139,9 @@ pub(super) fn conversations(
             f.owner_id,
             f.language,
             f.team,
-            i64::from(f.unresolved)
+            i64::from(f.unresolved),
+            f.visible_to.as_ref().map(|v| v.user_id),
+            f.visible_to.as_ref().map(|v| v.email.as_str()),
         ],
         conversation_row,
     )?;

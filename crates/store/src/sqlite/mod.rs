@@ -17,8 +17,8 @@ mod users;
 mod writer;
 
 use crate::{
-    ApplyReport, Attachment, BotAct, BotApplied, BotDefinition, BotTurnRow, BotWork, ChannelRecord,
-    ConversationChange, ConversationFilter, Cursor, DeskConversation, IngestReport,
+    AgentChange, ApplyReport, Attachment, BotAct, BotApplied, BotDefinition, BotTurnRow, BotWork,
+    ChannelRecord, ConversationChange, ConversationFilter, Cursor, DeskConversation, IngestReport,
     IntegrationEvent, KeyInfo, NewChannel, NewInbound, NewMessage, NewUser, OutboxItem,
     OutboxOutcome, PendingInbound, Progress, SessionRecord, Silence, Store, StoreError, StoreStats,
     Subscription,
@@ -421,6 +421,16 @@ impl Store for SqliteStore {
         change: ConversationChange,
     ) -> Result<Option<ConversationView>, StoreError> {
         self.write(move |w| w.change_conversation(conversation, change))
+            .await
+    }
+
+    async fn change_conversation_as(
+        &self,
+        conversation: i64,
+        agent: String,
+        change: ConversationChange,
+    ) -> Result<AgentChange, StoreError> {
+        self.write(move |w| w.change_conversation_as(conversation, &agent, change))
             .await
     }
 

@@ -4,30 +4,79 @@
 use super::*;
 use crate::routes::conversations::Reply;
 
-/// The conversation, or the not-found answer.
-pub(super) async fn conversation_or_404(
+/// What an agent may see (`None` for supervisors and admins, who see everything).
+pub(super) async fn agent_view(
     s: &SharedState,
-    id: i64,
-) -> Result<ConversationView, Failure> {
-    s.store
-        .conversation(id)
-        .await?
-        .ok_or_else(crate::routes::conversations::not_found)
+    who: &SignedIn,
+) -> Result<Option<concierge_store::AgentView>, Failure> {
+    if who.user.role >= Role::Supervisor {
+        return Ok(None);
+    }
+    let mut view = concierge_store::AgentView {
+        user_id: who.user.id,
+        email: who.user.email.clone(),
+        teams: Vec::new(),
+        teammates: Vec::new(),
+    };
+    for team in s.store.teams().await? {
+        if team.members.iter().any(|m| m.user_id == who.user.id) {
+            view.teammates
+                .extend(team.members.into_iter().map(|m| m.email));
+            view.teams.push(team.name);
+        }
+    }
+    Ok(Some(view))
 }
 
-/// Agents act on what is theirs, a queue's, the bot's or nobody's; a colleague's conversation
-/// is a supervisor's call (take, move, resolve, snooze alike).
-async fn may_change(s: &SharedState, who: &SignedIn, id: i64) -> Result<(), Failure> {
-    let c = conversation_or_404(s, id).await?;
-    if who.user.role < Role::Supervisor
-        && matches!(&c.owner, Owner::Agent(a) if *a != who.user.email)
+/// The conversation, or the not-found answer: also for one this person may not see, so its
+/// existence is not given away.
+pub(super) async fn conversation_or_404(
+    s: &SharedState,
+    who: &SignedIn,
+    id: i64,
+) -> Result<ConversationView, Failure> {
+    let c = s
+        .store
+        .conversation(id)
+        .await?
+        .ok_or_else(crate::routes::conversations::not_found)?;
+    match agent_view(s, who).await? {
+        Some(view) if !view.sees(&c) => Err(crate::routes::conversations::not_found()),
+        _ => Ok(c),
+    }
+}
+
+/// Makes `change` for this person. Agents act on what they can see and is theirs, a queue's,
+/// the bot's or nobody's; a colleague's conversation is a supervisor's call (take, move, resolve,
+/// snooze alike), checked in the same write as the change.
+async fn change_by(
+    s: &SharedState,
+    who: &SignedIn,
+    id: i64,
+    change: ConversationChange,
+) -> Result<(), Failure> {
+    if who.user.role >= Role::Supervisor {
+        let _ = crate::routes::conversations::change(s, id, change).await?;
+        return Ok(());
+    }
+    conversation_or_404(s, who, id).await?;
+    match s
+        .store
+        .change_conversation_as(id, who.user.email.clone(), change)
+        .await?
     {
-        return Err(Failure::new(
+        concierge_store::AgentChange::Done(view) => {
+            if matches!(view.owner, Owner::Queue(_)) {
+                s.messaging.route.notify_one();
+            }
+            Ok(())
+        }
+        concierge_store::AgentChange::NotFound => Err(crate::routes::conversations::not_found()),
+        concierge_store::AgentChange::Colleague(_) => Err(Failure::new(
             ErrorCode::Forbidden,
             "another agent has this conversation; ask a supervisor to move it",
-        ));
+        )),
     }
-    Ok(())
 }
 
 /// Delivery ticks as a WhatsApp user reads them, with a class for colour and a title in words.
@@ -232,7 +281,7 @@ pub(super) async fn head_fragment(
     Path(id): Path<i64>,
 ) -> Result<Response, Failure> {
     let t = texts_for(&who.user.language);
-    let c = conversation_or_404(&s, id).await?;
+    let c = conversation_or_404(&s, &who, id).await?;
     Ok(page(StatusCode::OK, head_html(&s, &who, t, &c).await?))
 }
 
@@ -281,7 +330,7 @@ pub(super) async fn render_conversation(
     error: Option<&Failure>,
 ) -> Result<Response, Failure> {
     let t = texts_for(&who.user.language);
-    let c = conversation_or_404(s, id).await?;
+    let c = conversation_or_404(s, who, id).await?;
     let messages = s.store.messages(id, None, 500).await?.unwrap_or_default();
     let thread: String = messages.iter().map(|m| message_html(t, &c, m)).collect();
     let last = messages.last().map(|m| m.id).unwrap_or(0);
@@ -367,7 +416,7 @@ pub(super) async fn messages_fragment(
     Query(q): Query<After>,
 ) -> Result<Response, Failure> {
     let t = texts_for(&who.user.language);
-    let c = conversation_or_404(&s, id).await?;
+    let c = conversation_or_404(&s, &who, id).await?;
     let messages = s
         .store
         .messages(id, Some(q.after), 200)
@@ -464,6 +513,7 @@ pub(super) async fn reply(
 ) -> Result<Response, Failure> {
     let f = read_reply(request).await?;
     who.check_csrf(&f.csrf)?;
+    conversation_or_404(&s, &who, id).await?;
     let t = texts_for(&who.user.language);
     let sent = async {
         // The file is checked before the text goes, so a refused file sends nothing.
@@ -519,6 +569,7 @@ pub(super) async fn send_template(
     Form(f): Form<TemplateForm>,
 ) -> Result<Response, Failure> {
     who.check_csrf(&f.csrf)?;
+    conversation_or_404(&s, &who, id).await?;
     let params: Vec<String> = f
         .params
         .split('|')
@@ -552,7 +603,6 @@ pub(super) async fn act(
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, Failure> {
     who.check_csrf(&f.csrf)?;
-    may_change(&s, &who, id).await?;
     let change = match action.as_str() {
         "assign-me" => ConversationChange::Assign(Owner::Agent(who.user.email.clone())),
         "resolve" => ConversationChange::Resolve,
@@ -560,7 +610,7 @@ pub(super) async fn act(
         "pending" => ConversationChange::Pending,
         _ => return Err(Failure::new(ErrorCode::NotFound, "no such action")),
     };
-    let _ = crate::routes::conversations::change(&s, id, change).await?;
+    change_by(&s, &who, id, change).await?;
     Ok(Redirect::to(&format!("/app/c/{id}")).into_response())
 }
 
@@ -581,7 +631,6 @@ pub(super) async fn transfer(
     Form(f): Form<TransferForm>,
 ) -> Result<Response, Failure> {
     who.check_csrf(&f.csrf)?;
-    may_change(&s, &who, id).await?;
     let owner = match f.to.split_once(':') {
         _ if f.to == "bot" => Owner::Bot,
         Some(("queue", q)) if s.store.teams().await?.iter().any(|t| t.name == q) => {
@@ -597,11 +646,7 @@ pub(super) async fn transfer(
             ))
         }
     };
-    let queued = matches!(owner, Owner::Queue(_));
-    let _ = crate::routes::conversations::change(&s, id, ConversationChange::Assign(owner)).await?;
-    if queued {
-        s.messaging.route.notify_one();
-    }
+    change_by(&s, &who, id, ConversationChange::Assign(owner)).await?;
     Ok(Redirect::to(&format!("/app/c/{id}")).into_response())
 }
 
@@ -621,7 +666,6 @@ pub(super) async fn snooze(
     Form(f): Form<SnoozeForm>,
 ) -> Result<Response, Failure> {
     who.check_csrf(&f.csrf)?;
-    may_change(&s, &who, id).await?;
     if f.hours > 24 * 30 {
         return Err(Failure::new(
             ErrorCode::InvalidRequest,
@@ -630,6 +674,6 @@ pub(super) async fn snooze(
     }
     let until = (f.hours > 0)
         .then(|| chrono::Utc::now().timestamp_millis() + i64::from(f.hours) * 3_600_000);
-    let _ = crate::routes::conversations::change(&s, id, ConversationChange::Snooze(until)).await?;
+    change_by(&s, &who, id, ConversationChange::Snooze(until)).await?;
     Ok(Redirect::to(&format!("/app/c/{id}")).into_response())
 }

@@ -52,6 +52,7 @@ pub(super) async fn inbox(
         }
         _ => {}
     }
+    filter.visible_to = agent_view(&s, &who).await?;
     let list = s.store.conversations(filter).await?;
     let ids: Vec<i64> = list.iter().map(|c| c.id).collect();
     let unread: std::collections::HashMap<i64, u32> = s

@@ -93,7 +93,18 @@ pub(super) async fn customer_panel(
             "<h3>{}</h3><ul class=\"others\">",
             t.other_conversations
         ));
+        let view = agent_view(s, who).await?;
         for o in others {
+            if view.as_ref().is_some_and(|v| !v.sees(&o)) {
+                // Another team's: that it exists and where, not what was said.
+                out.push_str(&format!(
+                    "<li>{} · {} <small>{}</small></li>",
+                    esc(o.channel_kind.as_str()),
+                    esc(o.status.as_str()),
+                    t.other_team
+                ));
+                continue;
+            }
             out.push_str(&format!(
                 "<li><a href=\"/app/c/{}\">{} · {}</a> <span dir=\"auto\">{}</span></li>",
                 o.id,
