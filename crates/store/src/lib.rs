@@ -265,7 +265,7 @@ pub struct Attachment {
 /// What came of a change an agent asked for ([`Store::change_conversation_as`]).
 #[derive(Debug, Clone)]
 pub enum AgentChange {
-    Done(ConversationView),
+    Done(Box<ConversationView>),
     NotFound,
     /// Another agent (this one) has the conversation; nothing was changed.
     Colleague(String),

@@ -521,7 +521,7 @@ impl Writer {
                 Ok(AgentChange::Colleague(other))
             }
             Some(_) => Ok(match self.change_conversation(conversation, change)? {
-                Some(view) => AgentChange::Done(view),
+                Some(view) => AgentChange::Done(Box::new(view)),
                 None => AgentChange::NotFound,
             }),
         }
