@@ -11,6 +11,9 @@
 //! The events are realistic (≈300 bytes, ~100k customers, anonymous browsing, logins that attach
 //! identifiers, second devices whose identify call merges two profiles).
 
+mod desk;
+pub use desk::{desk, DeskArgs};
+
 use anyhow::{Context, Result};
 use concierge_segment::{to_event, IngestContext, Limits};
 use concierge_store::sqlite::{schema, SqliteOptions, SqliteStore};

@@ -179,6 +179,8 @@ enum BenchCommand {
     Ingest(bench::IngestArgs),
     /// Signed WhatsApp webhooks at increasing concurrency, next to raw SQLite inserts.
     Webhooks(bench::WebhookArgs),
+    /// The supervisor's indicators and the inbox over many conversations, next to a raw read.
+    Desk(bench::DeskArgs),
 }
 
 fn main() {
@@ -444,6 +446,9 @@ fn run() -> Result<()> {
         Command::Bench {
             command: BenchCommand::Webhooks(args),
         } => runtime.block_on(bench::webhooks(args)),
+        Command::Bench {
+            command: BenchCommand::Desk(args),
+        } => runtime.block_on(bench::desk(args)),
     }
 }
 

@@ -339,9 +339,10 @@ impl Writer {
         }
         if let (Some(up_to), Some(thread)) = (s.up_to, &s.thread) {
             let rows: Vec<(i64, Option<String>, i64)> = {
+                // `direction || ''`: through the thread's conversations, not every outgoing message.
                 let mut stmt = self.conn.prepare_cached(
                     "SELECT m.id, m.status, c.profile_id FROM messages m JOIN conversations c ON c.id = m.conversation_id
-                     WHERE c.channel_id = ?1 AND c.thread = ?2 AND m.direction = 'outgoing' AND m.private = 0
+                     WHERE c.channel_id = ?1 AND c.thread = ?2 AND m.direction || '' = 'outgoing' AND m.private = 0
                        AND m.created_at <= ?3 AND m.status IN ('sent', 'delivered')",
                 )?;
                 let rows = stmt.query_map(params![ch.id, thread, up_to], |r| {
@@ -652,10 +653,11 @@ impl Writer {
             reply_to: Option<String>,
         }
         let rows: Vec<Due> = {
+            // `direction || ''`: the conversation's index, not `messages_incoming` (see `desk::unread`).
             let mut stmt = self.conn.prepare_cached(
                 "SELECT o.id, o.message_id, o.attempts, o.channel_id, o.payload, c.thread, c.last_incoming_at,
                    c.contact_address, c.subject,
-                   (SELECT provider_id FROM messages i WHERE i.conversation_id = c.id AND i.direction = 'incoming'
+                   (SELECT provider_id FROM messages i WHERE i.conversation_id = c.id AND i.direction || '' = 'incoming'
                       AND i.provider_id IS NOT NULL ORDER BY i.id DESC LIMIT 1)
                  FROM outbox o JOIN messages m ON m.id = o.message_id JOIN conversations c ON c.id = m.conversation_id
                  WHERE o.state = 'pending' AND o.next_attempt_at <= ?1

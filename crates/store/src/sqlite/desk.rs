@@ -65,8 +65,10 @@ pub(super) fn unread(
     user: i64,
     conversations: &[i64],
 ) -> Result<Vec<(i64, u32)>, StoreError> {
+    // `direction || ''` keeps the planner on the conversation's index: without statistics it
+    // would take `messages_incoming` and read every incoming message of every conversation.
     let mut stmt = conn.prepare_cached(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE conversation_id = ?1 AND direction = 'incoming'
+        "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE conversation_id = ?1 AND direction || '' = 'incoming'
            AND id > COALESCE((SELECT message_id FROM conversation_reads WHERE user_id = ?2 AND conversation_id = ?1), 0)
          LIMIT 99)",
     )?;
