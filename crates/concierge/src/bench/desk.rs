@@ -38,6 +38,10 @@ pub struct DeskArgs {
 
 const MINUTE: i64 = 60_000;
 
+/// A conversation as the plain read keeps it: id, created, status, owner kind, message times and
+/// authors.
+type RawRow = (i64, i64, String, String, Vec<(i64, String)>);
+
 /// Adds a message `gap` ms after the previous one.
 fn say(messages: &mut Vec<ImportedMessage>, at: &mut i64, author: Author, gap: i64, text: &str) {
     *at += gap;
@@ -242,7 +246,7 @@ pub async fn desk(args: DeskArgs) -> Result<()> {
              WHERE (c.created_at >= ?1 OR c.status <> 'resolved') AND m.private = 0
              ORDER BY c.id, m.id",
         )?;
-        let mut rows: Vec<(i64, i64, String, String, Vec<(i64, String)>)> = Vec::new();
+        let mut rows: Vec<RawRow> = Vec::new();
         let mut q = stmt.query([since])?;
         while let Some(r) = q.next()? {
             let id: i64 = r.get(0)?;
