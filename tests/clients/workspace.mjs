@@ -1,12 +1,12 @@
 // Drives the agent workspace in headless Chromium, as an agent would.
-// usage: EMAIL=… PASSWORD=… CONTACT=… EVIL=… REPLY=… FILE_NAME=… FILE_BODY=… SHOTS=dir [CHROMIUM=/usr/bin/chromium] node workspace.mjs BASE_URL
+// usage: EMAIL=… PASSWORD=… CONTACT=… EVIL=… REPLY=… FILE_NAME=… FILE_BODY=… CAPTION=… SHOTS=dir [CHROMIUM=/usr/bin/chromium] node workspace.mjs BASE_URL
 // Prints SIGNED_IN, LIVE_OK, ESCAPED_OK, ASSIGNED_LIVE, REPLIED, FILE_REFUSED, FILE_SENT, RESOLVED, OK one per line as each step passes
 // (after ESCAPED_OK the test assigns the conversation to the agent through the API)
 // and exits 0; on any failure prints `FAIL: reason` and exits 1. Diagnostics go to stderr.
 import { chromium } from 'playwright-core'
 
 const [base] = process.argv.slice(2)
-const { EMAIL, PASSWORD, CONTACT, EVIL, REPLY, SHOTS, FILE_NAME, FILE_BODY } = process.env
+const { EMAIL, PASSWORD, CONTACT, EVIL, REPLY, SHOTS, FILE_NAME, FILE_BODY, CAPTION } = process.env
 let browser
 const say = (line) => process.stdout.write(line + '\n')
 async function fail(reason) {
@@ -67,7 +67,9 @@ try {
   const refusal = await page.locator('p.error[role=alert]').textContent({ timeout: 10_000 })
   if (!/can't be sent|can.t be sent/.test(refusal)) await fail(`no clear refusal: ${refusal}`)
   say('FILE_REFUSED')
-  // A real PDF, with no text, goes out as an attachment and shows in the thread with its name.
+  // A real PDF with a line of text goes out as one message, the text as its caption, and shows
+  // in the thread with its name.
+  await page.fill('form.reply textarea', CAPTION)
   await page.setInputFiles('form.reply input[type=file]', {
     name: FILE_NAME, mimeType: 'application/pdf', buffer: Buffer.from(FILE_BODY),
   })
@@ -75,7 +77,11 @@ try {
   const link = page.locator('#messages .msg.out a.attachment', { hasText: FILE_NAME })
   await link.waitFor({ timeout: 10_000 })
   const href = await link.getAttribute('href')
-  if (!/^\/media\/[0-9a-f]{32}\//.test(href)) await fail(`odd attachment link ${href}`)
+  if (!/^\/app\/files\/[0-9a-f]{32}\//.test(href)) await fail(`odd attachment link ${href}`)
+  const got = await (await page.request.get(new URL(href, page.url()).href)).text()
+  if (got !== FILE_BODY) await fail(`the file link gave ${JSON.stringify(got)}`)
+  const bubble = await page.locator('#messages .msg.out', { has: page.locator('a.attachment', { hasText: FILE_NAME }) }).textContent()
+  if (!bubble.includes(CAPTION)) await fail(`the caption is not with the file: ${bubble}`)
   say('FILE_SENT')
   if (SHOTS) await page.screenshot({ path: `${SHOTS}/conversation.png`, fullPage: true })
 

@@ -18,11 +18,15 @@ use crate::{
     ChannelConfig, HttpRequest, Outgoing, Provider, Rejection, ReplyWindow, Request, SendContext,
     SendOutcome,
 };
+use concierge_types::conversation::MediaKind;
 use concierge_types::conversation::{
     ChannelContact, ChannelKind, Content, Direction, Inbound, InboundMessage, Parsed, ProviderError,
 };
 use concierge_types::{Identifier, IdentifierKind};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The longest text the API channel sends with a file.
+const MAX_CAPTION_CHARS: usize = 4096;
 
 pub const SIGNATURE_HEADER: &str = "x-concierge-signature";
 /// Oldest signature accepted, in seconds.
@@ -181,9 +185,13 @@ impl Provider for Api {
                 filename,
                 mime_type,
                 size,
-            } => serde_json::json!({"type": "message", "thread": thread, "file": {
-                "kind": media, "url": url, "name": filename, "mime_type": mime_type, "size": size,
-            }}),
+                caption,
+            } => {
+                crate::media::check_caption(caption, MAX_CAPTION_CHARS, "the API channel")?;
+                serde_json::json!({"type": "message", "thread": thread, "text": caption, "file": {
+                    "kind": media, "url": url, "name": filename, "mime_type": mime_type, "size": size,
+                }})
+            }
             Outgoing::Template { .. } => {
                 return Err("the API channel sends text and files, not templates".into())
             }
@@ -199,6 +207,10 @@ impl Provider for Api {
             ],
             body: bytes,
         })
+    }
+
+    fn max_caption_chars(&self, _media: MediaKind, _mime_type: &str) -> usize {
+        MAX_CAPTION_CHARS
     }
 
     fn read_send_response(&self, status: u16, body: &[u8]) -> SendOutcome {

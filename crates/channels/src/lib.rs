@@ -52,7 +52,7 @@ mod test_support;
 #[cfg(test)]
 mod tests;
 
-pub use concierge_types::conversation::{ChannelKind, Parsed, ProviderError};
+pub use concierge_types::conversation::{ChannelKind, MediaKind, Parsed, ProviderError};
 pub use config::ChannelConfig;
 pub use send::{HttpRequest, Outgoing, SendContext, SendOutcome};
 pub use tiktok::MAX_SIGNATURE_AGE_SECS as TIKTOK_MAX_SIGNATURE_AGE_SECS;
@@ -140,6 +140,17 @@ pub trait Provider: Send + Sync {
 
     /// The reply rules of this provider.
     fn reply_window(&self) -> ReplyWindow;
+
+    /// Whether files can be sent at all (within [`Provider::build_send`]'s kinds and limits).
+    fn sends_files(&self) -> bool {
+        true
+    }
+
+    /// The longest text that can go with a file of this kind and type, in characters; 0 where
+    /// the provider shows a file without text (send the text as its own message).
+    fn max_caption_chars(&self, _media: MediaKind, _mime_type: &str) -> usize {
+        0
+    }
 
     /// The provider API call that sends `out` to `thread` (the `InboundMessage::thread` of that
     /// customer). Refuses what the provider would refuse anyway: a closed reply window, templates

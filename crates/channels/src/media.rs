@@ -104,14 +104,15 @@ static TYPES: &[FileType] = &[
         mime: "audio/mp4",
         media: MediaKind::Audio,
         extensions: &["m4a"],
-        is: |b| mp4_brand(b).is_some_and(|brand| brand.starts_with(b"M4A")),
-        needs_name: false,
+        // Recorders write M4A with `isom` or `mp42` brands too: the name tells it from video.
+        is: |b| mp4_brand(b).is_some(),
+        needs_name: true,
     },
     FileType {
         mime: "video/mp4",
         media: MediaKind::Video,
         extensions: &["mp4", "m4v"],
-        is: |b| mp4_brand(b).is_some_and(|brand| !brand.starts_with(b"M4A")),
+        is: |b| mp4_brand(b).is_some(),
         needs_name: false,
     },
     FileType {
@@ -193,7 +194,7 @@ pub fn check_upload(name: &str, bytes: &[u8]) -> Result<Checked, String> {
     let Some(found) = by_bytes
         .iter()
         .find(|t| ext.as_deref().is_some_and(|e| t.extensions.contains(&e)))
-        .or_else(|| by_bytes.first().filter(|t| !t.needs_name))
+        .or_else(|| by_bytes.iter().find(|t| !t.needs_name))
     else {
         return Err(match ext {
             Some(e) => format!(
@@ -280,6 +281,25 @@ pub(crate) fn check_url(url: &str) -> Result<(), String> {
 
 pub(crate) const MB: u64 = 1 << 20;
 
+/// Refuses a caption longer than `max` characters (0: none at all) on `what`.
+pub(crate) fn check_caption(
+    caption: &Option<String>,
+    max: usize,
+    what: &str,
+) -> Result<(), String> {
+    match caption {
+        Some(c) if max == 0 => Err(format!(
+            "{what} shows no text with this file; send the text as its own message ({} characters)",
+            c.chars().count()
+        )),
+        Some(c) if c.chars().count() > max => Err(format!(
+            "the text is {} characters; {what} takes at most {max} with a file",
+            c.chars().count()
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,6 +326,16 @@ mod tests {
         assert_eq!(csv.mime_type, "text/csv");
         let txt = check_upload("nota.txt", "Olá, שלום".as_bytes()).unwrap();
         assert_eq!(txt.mime_type, "text/plain");
+        let m4a = b"\0\0\0\x1cftypisom\0\0\x02\0isomiso2mp41";
+        assert_eq!(check_upload("voz.m4a", m4a).unwrap().mime_type, "audio/mp4");
+        assert_eq!(
+            check_upload("video.mp4", m4a).unwrap().mime_type,
+            "video/mp4"
+        );
+        assert_eq!(
+            check_upload("sem nome", m4a).unwrap().filename,
+            "sem nome.mp4"
+        );
         let docx = check_upload("contrato.docx", b"PK\x03\x04rest").unwrap();
         assert_eq!(docx.media, MediaKind::Document);
     }

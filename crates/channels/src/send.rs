@@ -27,6 +27,9 @@ pub enum Outgoing {
         filename: String,
         mime_type: String,
         size: u64,
+        /// Text shown with the file, where the provider has a place for it
+        /// ([`crate::Provider::max_caption_chars`]).
+        caption: Option<String>,
     },
 }
 

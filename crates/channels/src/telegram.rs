@@ -226,22 +226,36 @@ impl Provider for Telegram {
                 url,
                 mime_type,
                 size,
+                caption,
                 ..
             } => {
                 crate::media::check_url(url)?;
+                crate::media::check_caption(caption, 1024, "Telegram")?;
+                // By link Telegram fetches pictures up to 5 MB, voice notes (Ogg) up to 1 MB,
+                // other files up to 20 MB, and documents only as PDF or GIF.
+                let mb = crate::media::MB;
                 let (method, field, max) = match (media, mime_type.as_str()) {
                     (MediaKind::Image, "image/jpeg" | "image/png" | "image/webp") => {
-                        ("sendPhoto", "photo", 5)
+                        ("sendPhoto", "photo", 5 * mb)
                     }
-                    (MediaKind::Video, _) => ("sendVideo", "video", 20),
-                    (MediaKind::Audio, "audio/ogg") | (MediaKind::Voice, _) => {
-                        ("sendVoice", "voice", 20)
+                    (MediaKind::Video, _) => ("sendVideo", "video", 20 * mb),
+                    (MediaKind::Audio | MediaKind::Voice, "audio/ogg") => {
+                        ("sendVoice", "voice", mb)
                     }
-                    (MediaKind::Audio, _) => ("sendAudio", "audio", 20),
-                    _ => ("sendDocument", "document", 20),
+                    (MediaKind::Audio, _) => ("sendAudio", "audio", 20 * mb),
+                    (_, "application/pdf" | "image/gif") => ("sendDocument", "document", 20 * mb),
+                    _ => {
+                        return Err(format!(
+                            "Telegram takes documents by link only as PDF or GIF, not {mime_type}"
+                        ))
+                    }
                 };
-                crate::media::check_size(*size, max * crate::media::MB, "Telegram")?;
-                (method, json!({ field: url }))
+                crate::media::check_size(*size, max, &format!("Telegram's {method}"))?;
+                let mut body = json!({ field: url });
+                if let Some(c) = caption {
+                    body["caption"] = json!(c);
+                }
+                (method, body)
             }
             Outgoing::Template { .. } => {
                 return Err(
@@ -274,6 +288,10 @@ impl Provider for Telegram {
             None,
             &body,
         ))
+    }
+
+    fn max_caption_chars(&self, _media: MediaKind, _mime_type: &str) -> usize {
+        1024
     }
 
     fn read_send_response(&self, status: u16, body: &[u8]) -> SendOutcome {

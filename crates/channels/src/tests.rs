@@ -418,6 +418,25 @@ fn files_go_out_in_each_providers_own_shape_within_its_limits() {
         filename: "nota.pdf".into(),
         mime_type: mime.into(),
         size,
+        caption: None,
+    };
+    let with_caption = |out: &Outgoing, text: &str| match out.clone() {
+        Outgoing::Media {
+            media,
+            url,
+            filename,
+            mime_type,
+            size,
+            ..
+        } => Outgoing::Media {
+            media,
+            url,
+            filename,
+            mime_type,
+            size,
+            caption: Some(text.into()),
+        },
+        other => other,
     };
     let body = |kind: ChannelKind, out: &Outgoing| -> Result<Value, String> {
         let r = crate::provider(kind)
@@ -443,11 +462,28 @@ fn files_go_out_in_each_providers_own_shape_within_its_limits() {
     assert!(body(ChannelKind::Whatsapp, &big_png)
         .unwrap_err()
         .contains("5 MB"));
-    // A GIF is no WhatsApp picture: it goes as a document.
+    // WhatsApp takes neither GIF nor CSV, and says so before anything is sent.
     let gif = file(MediaKind::Image, "image/gif", 1000);
+    assert!(body(ChannelKind::Whatsapp, &gif)
+        .unwrap_err()
+        .contains("image/gif"));
+    let csv = file(MediaKind::Document, "text/csv", 1000);
+    assert!(body(ChannelKind::Whatsapp, &csv).is_err());
+    // A caption goes with a document or picture, within 1,024 characters; not with audio.
+    let captioned = body(ChannelKind::Whatsapp, &with_caption(&pdf, "Segue a nota")).unwrap();
+    assert_eq!(captioned["document"]["caption"], "Segue a nota");
+    let long = "x".repeat(1025);
+    assert!(body(ChannelKind::Whatsapp, &with_caption(&pdf, &long)).is_err());
+    let mp3 = file(MediaKind::Audio, "audio/mpeg", 1000);
+    assert!(body(ChannelKind::Whatsapp, &with_caption(&mp3, "oi")).is_err());
+    let whatsapp = crate::provider(ChannelKind::Whatsapp).unwrap();
     assert_eq!(
-        body(ChannelKind::Whatsapp, &gif).unwrap()["type"],
-        "document"
+        whatsapp.max_caption_chars(MediaKind::Audio, "audio/mpeg"),
+        0
+    );
+    assert_eq!(
+        whatsapp.max_caption_chars(MediaKind::Document, "application/pdf"),
+        1024
     );
 
     for kind in [ChannelKind::Messenger, ChannelKind::Instagram] {
@@ -455,6 +491,11 @@ fn files_go_out_in_each_providers_own_shape_within_its_limits() {
         assert_eq!(m["message"]["attachment"]["type"], "file");
         assert_eq!(m["message"]["attachment"]["payload"]["url"], url);
     }
+    // Messenger shows no text with a file; Instagram takes PDF files but no CSV.
+    assert!(body(ChannelKind::Messenger, &with_caption(&pdf, "oi")).is_err());
+    assert!(body(ChannelKind::Instagram, &csv)
+        .unwrap_err()
+        .contains("text/csv"));
     let r = crate::provider(ChannelKind::Telegram)
         .unwrap()
         .build_send(&cfg, "42", &png, &ctx)
@@ -464,6 +505,25 @@ fn files_go_out_in_each_providers_own_shape_within_its_limits() {
     assert_eq!(
         (t["chat_id"].clone(), t["photo"].clone()),
         (json!(42), json!(url))
+    );
+    // By link Telegram takes documents only as PDF or GIF.
+    let docx = file(
+        MediaKind::Document,
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        1000,
+    );
+    let telegram = |out: &Outgoing| {
+        crate::provider(ChannelKind::Telegram)
+            .unwrap()
+            .build_send(&cfg, "42", out, &ctx)
+    };
+    assert!(telegram(&docx).unwrap_err().contains("PDF"));
+    let t = telegram(&with_caption(&pdf, "Sua nota")).unwrap();
+    assert!(t.url.ends_with("/sendDocument"), "{}", t.url);
+    let t: Value = serde_json::from_slice(&t.body).unwrap();
+    assert_eq!(
+        (t["document"].as_str(), t["caption"].as_str()),
+        (Some(url), Some("Sua nota"))
     );
     let v = body(ChannelKind::Viber, &pdf).unwrap();
     assert_eq!(
@@ -494,6 +554,7 @@ fn files_go_out_in_each_providers_own_shape_within_its_limits() {
         filename: "nota.pdf".into(),
         mime_type: "application/pdf".into(),
         size: 10,
+        caption: None,
     };
     assert!(body(ChannelKind::Whatsapp, &relative)
         .unwrap_err()

@@ -255,6 +255,10 @@ impl Provider for Tiktok {
         ))
     }
 
+    fn sends_files(&self) -> bool {
+        false
+    }
+
     fn read_send_response(&self, status: u16, body: &[u8]) -> SendOutcome {
         if let Some(retry) = retry_by_status(status, body) {
             return retry;

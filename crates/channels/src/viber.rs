@@ -153,8 +153,10 @@ impl Provider for Viber {
                 filename,
                 mime_type,
                 size,
+                caption,
             } => {
                 crate::media::check_url(url)?;
+                crate::media::check_caption(caption, 0, "Viber")?;
                 use crate::media::{check_size, MB};
                 // Viber shows JPEG/PNG up to 1 MB as pictures and MP4 up to 26 MB as video;
                 // the rest goes as a file (up to 50 MB) with its name and size.
@@ -162,7 +164,10 @@ impl Provider for Viber {
                     (MediaKind::Image, "image/jpeg" | "image/png") if *size <= MB => {
                         json!({ "type": "picture", "text": "", "media": url })
                     }
-                    (MediaKind::Video, "video/mp4") if *size <= 26 * MB => {
+                    // Viber wants a video's link to end in .mp4.
+                    (MediaKind::Video, "video/mp4")
+                        if *size <= 26 * MB && url.ends_with(".mp4") =>
+                    {
                         json!({ "type": "video", "media": url, "size": size })
                     }
                     _ => {

@@ -95,7 +95,7 @@ pub fn send(
     };
     let text = match serde_json::from_value::<OutgoingPayload>(item.payload.clone()) {
         Ok(OutgoingPayload::Text { text }) => text,
-        Ok(OutgoingPayload::Media { filename, .. }) => filename,
+        Ok(OutgoingPayload::Media { caption, .. }) => caption.unwrap_or_default(),
         Ok(OutgoingPayload::Template { .. }) => {
             return SendResult::Done(failed("unsupported", "email has no templates; send text"))
         }

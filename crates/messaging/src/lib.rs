@@ -61,6 +61,9 @@ pub enum OutgoingPayload {
         filename: String,
         mime_type: String,
         size: u64,
+        /// Text sent with the file, where the channel shows one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caption: Option<String>,
     },
 }
 
@@ -86,13 +89,14 @@ impl OutgoingPayload {
                 filename,
                 mime_type,
                 size,
+                caption,
             } => Content::Media {
                 media: *media,
                 media_id: Some(attachment.clone()),
                 url: Some(url.clone()),
                 mime_type: Some(mime_type.clone()),
                 filename: Some(filename.clone()),
-                caption: None,
+                caption: caption.clone(),
                 sha256: None,
                 size: Some(*size),
             },
@@ -117,6 +121,7 @@ impl OutgoingPayload {
                 filename,
                 mime_type,
                 size,
+                caption,
                 ..
             } => Outgoing::Media {
                 media: *media,
@@ -124,6 +129,7 @@ impl OutgoingPayload {
                 filename: filename.clone(),
                 mime_type: mime_type.clone(),
                 size: *size,
+                caption: caption.clone(),
             },
         }
     }
@@ -133,6 +139,9 @@ impl OutgoingPayload {
 pub struct Messaging {
     pub store: Arc<dyn Store>,
     pub default_region: String,
+    /// Where providers reach us (`https://cx.example.com`): files are sent from there, whatever
+    /// address the agent used when attaching them.
+    pub public_url: Option<String>,
     channels: RwLock<HashMap<String, Arc<Channel>>>,
     /// Signalled when a delivery has been logged.
     pub inbound: Notify,
@@ -148,10 +157,15 @@ pub struct Messaging {
 }
 
 impl Messaging {
-    pub fn new(store: Arc<dyn Store>, default_region: &str) -> Arc<Messaging> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        default_region: &str,
+        public_url: Option<String>,
+    ) -> Arc<Messaging> {
         Arc::new(Messaging {
             store,
             default_region: default_region.to_string(),
+            public_url,
             channels: RwLock::new(HashMap::new()),
             inbound: Notify::new(),
             outbox: Notify::new(),

@@ -62,7 +62,7 @@ pub async fn run(m: Arc<Messaging>) {
             let (m, agent) = (m.clone(), agent.clone());
             tasks.spawn(async move {
                 let id = item.id;
-                let outcome = send_one(m.store.as_ref(), &agent, item).await;
+                let outcome = send_one(&m, &agent, item).await;
                 // The provider has answered: the outcome must be recorded, or the message would
                 // look interrupted after the next restart (and be resent by hand).
                 let mut wait = Duration::from_millis(100);
@@ -87,11 +87,8 @@ fn failed(code: &str, title: impl Into<String>) -> OutboxOutcome {
     }
 }
 
-async fn send_one(
-    store: &dyn concierge_store::Store,
-    agent: &ureq::Agent,
-    item: OutboxItem,
-) -> OutboxOutcome {
+async fn send_one(m: &Messaging, agent: &ureq::Agent, item: OutboxItem) -> OutboxOutcome {
+    let store = m.store.as_ref();
     if item.channel.kind == ChannelKind::Webchat {
         // The visitor's browser reads it from the chat stream; there is no provider to call.
         return OutboxOutcome::Sent {
@@ -130,10 +127,16 @@ async fn send_one(
             format!("sending on {} is not supported", item.channel.kind.as_str()),
         );
     };
-    let payload: OutgoingPayload = match serde_json::from_value(item.payload.clone()) {
+    let mut payload: OutgoingPayload = match serde_json::from_value(item.payload.clone()) {
         Ok(p) => p,
         Err(e) => return failed("bad_payload", format!("unreadable outbox entry: {e}")),
     };
+    if let (OutgoingPayload::Media { url, .. }, Some(base)) = (&mut payload, &m.public_url) {
+        // The configured address wins over the one the file was attached through.
+        if let Some(i) = url.find("/media/") {
+            *url = format!("{}{}", base.trim_end_matches('/'), &url[i..]);
+        }
+    }
     let now = chrono::Utc::now().timestamp_millis();
     let ctx = SendContext {
         now,

@@ -57,7 +57,11 @@ pub use routes::validate_channel;
 /// The routes, and on the current runtime the conversation workers (inbound processor, outbox
 /// sender).
 pub fn app(store: Arc<dyn Store>, config: ServerConfig) -> axum::Router {
-    let messaging = Messaging::new(store.clone(), &config.default_region);
+    let messaging = Messaging::new(
+        store.clone(),
+        &config.default_region,
+        config.public_url.clone(),
+    );
     messaging.start();
     let state = Arc::new(AppState {
         store,

@@ -260,6 +260,8 @@ pub struct Attachment {
     pub sha256: String,
     pub data: Vec<u8>,
     pub created_at: Timestamp,
+    /// Kept with a private note: for the team only, never served publicly.
+    pub private: bool,
 }
 
 /// What came of a change an agent asked for ([`Store::change_conversation_as`]).
@@ -583,12 +585,13 @@ pub trait Store: Send + Sync + 'static {
         conversation: i64,
         change: ConversationChange,
     ) -> Result<Option<ConversationView>, StoreError>;
-    /// `change` asked for by agent `agent`: refused, in the same write, when another agent has
-    /// the conversation (taking, moving, resolving a colleague's is a supervisor's call).
+    /// `change` asked for by an agent: in the same write, not found when they may not see the
+    /// conversation, refused when another agent has it (taking, moving, resolving a colleague's
+    /// is a supervisor's call).
     async fn change_conversation_as(
         &self,
         conversation: i64,
-        agent: String,
+        agent: AgentView,
         change: ConversationChange,
     ) -> Result<AgentChange, StoreError>;
     /// A small named value kept across restarts (e.g. a mailbox poller's last UID).

@@ -131,16 +131,19 @@ impl Provider for Messenger {
                 json!({ "text": text })
             }
             Outgoing::Media {
-                media, url, size, ..
+                media,
+                url,
+                size,
+                mime_type,
+                caption,
+                ..
             } => {
                 crate::media::check_url(url)?;
-                crate::media::check_size(*size, 25 * crate::media::MB, name)?;
-                let kind = match media {
-                    MediaKind::Image | MediaKind::Sticker => "image",
-                    MediaKind::Audio | MediaKind::Voice => "audio",
-                    MediaKind::Video => "video",
-                    MediaKind::Document | MediaKind::File => "file",
-                };
+                crate::media::check_caption(caption, 0, name)?;
+                let (kind, max) = self
+                    .attachment_kind(*media, mime_type)
+                    .ok_or_else(|| format!("{name} doesn't take {mime_type} files"))?;
+                crate::media::check_size(*size, max, &format!("a {name} {kind}"))?;
                 json!({ "attachment": { "type": kind, "payload": { "url": url, "is_reusable": false } } })
             }
             Outgoing::Template { .. } => {
@@ -181,6 +184,28 @@ impl Provider for Messenger {
 }
 
 impl Messenger {
+    /// The attachment type and size limit for a file: Messenger takes any of ours up to 25 MB;
+    /// Instagram takes JPEG/PNG pictures up to 8 MB, M4A audio, MP4 video and PDF files.
+    fn attachment_kind(&self, media: MediaKind, mime_type: &str) -> Option<(&'static str, u64)> {
+        use crate::media::MB;
+        let kind = match media {
+            MediaKind::Image | MediaKind::Sticker => "image",
+            MediaKind::Audio | MediaKind::Voice => "audio",
+            MediaKind::Video => "video",
+            MediaKind::Document | MediaKind::File => "file",
+        };
+        if self.kind != ChannelKind::Instagram {
+            return Some((kind, 25 * MB));
+        }
+        match (kind, mime_type) {
+            ("image", "image/jpeg" | "image/png") => Some((kind, 8 * MB)),
+            ("audio", "audio/mp4") | ("video", "video/mp4") | ("file", "application/pdf") => {
+                Some((kind, 25 * MB))
+            }
+            _ => None,
+        }
+    }
+
     fn parse_delivery(&self, body: &[u8], region: &str) -> Result<Parsed, String> {
         let v = parse_body(body)?;
         let root = Obj::root(&v, "a Meta delivery")?;

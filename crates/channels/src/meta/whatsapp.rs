@@ -147,20 +147,24 @@ impl Provider for Whatsapp {
                 filename,
                 mime_type,
                 size,
+                caption,
             } => {
                 crate::media::check_url(url)?;
-                // WhatsApp shows JPEG and PNG as pictures, MP4 as video, MP3/Ogg/M4A as audio;
-                // anything else goes as a document, which keeps its name.
-                let (kind, max) = match (media, mime_type.as_str()) {
-                    (MediaKind::Image, "image/jpeg" | "image/png") => ("image", 5 * MB),
-                    (MediaKind::Video, "video/mp4") => ("video", 16 * MB),
-                    (MediaKind::Audio | MediaKind::Voice, _) => ("audio", 16 * MB),
-                    _ => ("document", 100 * MB),
-                };
+                let (kind, max) = whatsapp_kind(*media, mime_type).ok_or_else(|| {
+                    format!("WhatsApp doesn't take {mime_type} files; send a picture, PDF, text or office document")
+                })?;
                 check_size(*size, max, &format!("a WhatsApp {kind}"))?;
+                crate::media::check_caption(
+                    caption,
+                    self.max_caption_chars(*media, mime_type),
+                    &format!("a WhatsApp {kind}"),
+                )?;
                 let mut object = json!({ "link": url });
                 if kind == "document" {
                     object["filename"] = json!(filename);
+                }
+                if let Some(c) = caption {
+                    object["caption"] = json!(c);
                 }
                 json!({
                     "messaging_product": "whatsapp",
@@ -183,6 +187,34 @@ impl Provider for Whatsapp {
             v.get("messages")?.get(0)?.get("id")?.as_str()
         })
     }
+
+    fn max_caption_chars(&self, media: MediaKind, mime_type: &str) -> usize {
+        match whatsapp_kind(media, mime_type) {
+            Some(("image" | "video" | "document", _)) => 1024,
+            _ => 0,
+        }
+    }
+}
+
+/// How WhatsApp takes a file, and its size limit: JPEG and PNG pictures, MP4 video, audio, and
+/// the document types it lists (PDF, text, Word, Excel, PowerPoint). `None`: not at all.
+fn whatsapp_kind(media: MediaKind, mime_type: &str) -> Option<(&'static str, u64)> {
+    Some(match (media, mime_type) {
+        (MediaKind::Image, "image/jpeg" | "image/png") => ("image", 5 * MB),
+        (MediaKind::Video, "video/mp4") => ("video", 16 * MB),
+        (MediaKind::Audio | MediaKind::Voice, "audio/mpeg" | "audio/ogg" | "audio/mp4") => {
+            ("audio", 16 * MB)
+        }
+        (
+            _,
+            "application/pdf"
+            | "text/plain"
+            | "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            | "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            | "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        ) => ("document", 100 * MB),
+        _ => return None,
+    })
 }
 
 fn required<'a>(v: &'a Option<String>, name: &str) -> Result<&'a str, String> {

@@ -8,8 +8,8 @@
 //! (c) `GET /app/dashboard.csv?days=N`: one row per conversation.
 //! (d) `GET /app`: the inbox of the 200 newest conversations with unread counts and SLA badges.
 //!
-//! The conversations are spread over the period, on WhatsApp, with the bot, queued, with one of
-//! ten agents in three teams, resolved; 3 to 8 messages each.
+//! The conversations are spread over the period, on WhatsApp: two in five settled by the bot,
+//! the rest queued or with one of ten agents in three teams, most resolved; 2 to 6 messages each.
 
 use super::{percentile, Conn, Rng};
 use anyhow::{bail, Result};

@@ -767,7 +767,7 @@ fn email_in_and_out_and_one_customer_across_channels() {
             "invalid_attachment",
         ),
         (
-            json!({"text": "x", "file": {"name": "a.txt", "data": crate::helpers::b64("a")}}),
+            json!({"template": {"name": "x", "language": "pt_BR"}, "file": {"name": "a.txt", "data": crate::helpers::b64("a")}}),
             "invalid_message",
         ),
     ] {
@@ -783,6 +783,37 @@ fn email_in_and_out_and_one_customer_across_channels() {
         );
     }
     assert_eq!(messages(&s, conv_id).len(), 3, "nothing refused was kept");
+    // Text with a file is one mail: the text as its body, the file attached. Base64 wrapped at
+    // 76 characters, as `base64` writes it, is fine.
+    let wrapped: String = crate::helpers::b64(&"linha;1\n".repeat(20))
+        .as_bytes()
+        .chunks(76)
+        .map(|c| format!("{}\n", String::from_utf8_lossy(c)))
+        .collect();
+    let r = s.admin(
+        "POST",
+        &format!("/api/v1/conversations/{conv_id}/messages"),
+        Some(&json!({"text": "Segue a planilha.", "file": {"name": "planilha.csv", "data": wrapped}})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["content"]["caption"], "Segue a planilha.");
+    let data = eventually("the mail with text and file", || {
+        mails.lock().unwrap().get(2).map(|(_, d)| d.clone())
+    });
+    assert!(
+        data.contains("Segue a planilha.") && data.contains("planilha.csv"),
+        "{data}"
+    );
+    // A file kept with a private note is for the team: not served at the public address.
+    let r = s.admin(
+        "POST",
+        &format!("/api/v1/conversations/{conv_id}/messages"),
+        Some(&json!({"private": true, "file": {"name": "interno.txt", "data": crate::helpers::b64("só para a equipe")}})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let note_url = r.json()["content"]["url"].as_str().unwrap().to_string();
+    let note_path = &note_url[note_url.find("/media/").unwrap()..];
+    assert_eq!(s.request("GET", note_path, &[], b"").status, 404);
     // Erasing the customer takes the file with them.
     let r = s.admin(
         "DELETE",

@@ -304,6 +304,7 @@ fn an_agent_works_a_whatsapp_conversation_in_chromium() {
         .env("REPLY", reply)
         .env("FILE_NAME", FILE_NAME)
         .env("FILE_BODY", FILE_BODY)
+        .env("CAPTION", "Segue a nota fiscal.")
         .env("SHOTS", &shots)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -368,6 +369,7 @@ fn an_agent_works_a_whatsapp_conversation_in_chromium() {
     assert_eq!(file_sends.len(), 1, "{file_sends:?}");
     let document = &file_sends[0]["document"];
     assert_eq!(document["filename"], FILE_NAME, "{document}");
+    assert_eq!(document["caption"], "Segue a nota fiscal.", "{document}");
     let link = document["link"].as_str().unwrap();
     let path = link
         .strip_prefix(&format!("http://{}", s.addr))
@@ -773,7 +775,11 @@ fn an_agent_sees_their_teams_work_and_cannot_take_a_colleagues_conversation() {
         s.request("GET", path, &[("Cookie", &jar)], b"")
     };
     let page = format!("/app/c/{id}");
-    assert_eq!(get("bia@example.com", &page).status, 200);
+    let bia_page = get("bia@example.com", &page);
+    assert_eq!(bia_page.status, 200);
+    // Agents hand over to the people of their own teams; the rest go through a queue.
+    assert!(bia_page.text().contains("value=\"agent:ana@example.com\""));
+    assert!(!bia_page.text().contains("value=\"agent:caio@example.com\""));
     assert!(get("bia@example.com", "/app").text().contains(&page));
     assert_eq!(get("caio@example.com", &page).status, 404);
     assert_eq!(
@@ -784,7 +790,14 @@ fn an_agent_sees_their_teams_work_and_cannot_take_a_colleagues_conversation() {
     assert_eq!(act("caio@example.com", "reply", "&text=oi"), 404);
     // In his team's queue, it is his to see, and no longer Bia's.
     form(&format!("/app/c/{id}/transfer"), "to=queue:trocas".into());
-    assert_eq!(get("caio@example.com", &page).status, 200);
+    let caio_page = get("caio@example.com", &page);
+    assert_eq!(caio_page.status, 200);
+    assert!(!caio_page.text().contains("value=\"agent:ana@example.com\""));
+    assert_eq!(
+        act("caio@example.com", "transfer", "&to=agent:bia@example.com"),
+        400,
+        "not a teammate of Caio's"
+    );
     assert!(get("caio@example.com", "/app").text().contains(&page));
     assert_eq!(get("bia@example.com", &page).status, 404);
     assert_eq!(take("sup@example.com"), 303, "a supervisor may move it");

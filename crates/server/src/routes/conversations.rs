@@ -10,9 +10,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use concierge_channels::{check_window, SendContext};
+use concierge_channels::{check_window, ChannelKind, SendContext};
 use concierge_messaging::OutgoingPayload;
-use concierge_store::{ConversationChange, ConversationFilter, NewMessage};
+use concierge_store::{ConversationChange, ConversationFilter, NewAttachment, NewMessage};
 use concierge_types::conversation::{
     Author, ConversationStatus, ConversationView, MessageView, Owner,
 };
@@ -160,12 +160,37 @@ struct FileBody {
 pub(crate) enum Reply {
     Text(String),
     Template(Template),
-    /// A checked upload and the public base URL (`https://host`) providers fetch it from.
-    File(super::media::Upload, String),
+    /// A checked upload, the base URL (`https://host`) providers fetch it from, and text to send
+    /// with it (see [`caption_fits`]).
+    File {
+        upload: super::media::Upload,
+        base: String,
+        caption: Option<String>,
+    },
 }
 
 fn invalid(message: impl Into<String>) -> Failure {
     Failure::new(ErrorCode::InvalidMessage, message)
+}
+
+/// Whether files can be sent on `kind` at all.
+pub(crate) fn sends_files(kind: ChannelKind) -> bool {
+    match kind {
+        ChannelKind::Email | ChannelKind::Webchat => true,
+        k => concierge_channels::provider(k).is_some_and(|p| p.sends_files()),
+    }
+}
+
+/// Whether `text` can go with this file as one message on `kind`: email puts it in the body and
+/// the web chat beside the link; providers say how long a caption they show, if any.
+pub(crate) fn caption_fits(kind: ChannelKind, upload: &super::media::Upload, text: &str) -> bool {
+    match kind {
+        ChannelKind::Email | ChannelKind::Webchat => true,
+        k => concierge_channels::provider(k).is_some_and(|p| {
+            text.chars().count()
+                <= p.max_caption_chars(upload.checked.media, upload.checked.mime_type)
+        }),
+    }
 }
 
 async fn add_message(
@@ -175,21 +200,28 @@ async fn add_message(
     headers: axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response> {
-    // A file comes as base64: a third larger than its bytes.
-    let limit = concierge_channels::media::MAX_UPLOAD_BYTES / 3 * 4 + MAX_TEXT_BYTES * 2;
+    // A file comes as base64: a third larger than its bytes (line breaks and escapes aside).
+    let limit = concierge_channels::media::MAX_UPLOAD_BYTES / 3 * 4 + (1 << 20);
     let bytes = read_body(body, limit).await?;
     let req: NewMessageBody = serde_json::from_slice(&bytes).map_err(|e| {
         invalid(format!(
-            "expected {{\"text\"}}, {{\"template\": {{\"name\", \"language\", \"params\"}}}} or {{\"file\": {{\"name\", \"data\"}}}}, optionally \"private\": true: {e}"
+            "expected {{\"text\"}}, {{\"template\": {{\"name\", \"language\", \"params\"}}}} or {{\"file\": {{\"name\", \"data\"}}}} (with \"text\" to send with it), optionally \"private\": true: {e}"
         ))
     })?;
+    let conversation = s.store.conversation(id).await?.ok_or_else(not_found)?;
     let reply = match (req.text, req.template, req.file) {
         (Some(text), None, None) => Reply::Text(text),
         (None, Some(t), None) => Reply::Template(t),
-        (None, None, Some(f)) => {
+        (text, None, Some(f)) => {
             use base64::Engine;
+            // Wrapped base64 (76-character lines) is fine.
+            let clean: Vec<u8> = f
+                .data
+                .bytes()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
             let data = base64::engine::general_purpose::STANDARD
-                .decode(f.data.trim())
+                .decode(clean)
                 .map_err(|e| {
                     Failure::new(
                         ErrorCode::InvalidAttachment,
@@ -197,12 +229,25 @@ async fn add_message(
                     )
                 })?;
             let upload = super::media::accept(&f.name, data)?;
+            let caption = text.filter(|t| !t.trim().is_empty());
+            if let Some(c) = &caption {
+                if !caption_fits(conversation.channel_kind, &upload, c) {
+                    return Err(invalid(format!(
+                        "{} can't show this text with this file; send them as two messages",
+                        conversation.channel_kind.as_str()
+                    )));
+                }
+            }
             let (proto, host) = super::public_base(&s, &headers);
-            Reply::File(upload, format!("{proto}://{host}"))
+            Reply::File {
+                upload,
+                base: format!("{proto}://{host}"),
+                caption,
+            }
         }
         _ => {
             return Err(invalid(
-                "send exactly one of \"text\", \"template\" or \"file\"",
+                "send \"text\", a \"template\" or a \"file\" (text may go with a file)",
             ))
         }
     };
@@ -215,22 +260,30 @@ async fn add_message(
     // to "the helpdesk".
     let take_over = named.clone();
     let author_name = named.unwrap_or(key.name);
-    let message = post_message(&s, id, reply, req.private, author_name, take_over).await?;
+    let message = prepare_message(&s, &conversation, reply, req.private)
+        .await?
+        .commit(&s, author_name, take_over)
+        .await?;
     Ok((StatusCode::CREATED, Json(message)).into_response())
 }
 
-/// A person's reply (text, template or file, checked against the channel's reply window and
-/// the provider's limits) or private note, queued in the outbox in the same transaction as the
-/// message and its file; shared by the API and the workspace.
-pub(crate) async fn post_message(
+/// A message checked and ready to keep: nothing is written until [`Prepared::commit`], so a
+/// reply made of several messages (text, then a file) can be checked whole first.
+pub(crate) struct Prepared {
+    conversation: i64,
+    payload: OutgoingPayload,
+    attachment: Option<NewAttachment>,
+    private: bool,
+}
+
+/// Checks a person's reply (text, template or file) against the channel's reply window and the
+/// provider's own rules (kinds, sizes, captions), or a private note.
+pub(crate) async fn prepare_message(
     s: &SharedState,
-    id: i64,
+    conversation: &ConversationView,
     reply: Reply,
     private: bool,
-    author_name: String,
-    take_over: Option<String>,
-) -> Result<MessageView> {
-    let conversation = s.store.conversation(id).await?.ok_or_else(not_found)?;
+) -> Result<Prepared> {
     let mut attachment = None;
     let payload = match reply {
         Reply::Text(text) => {
@@ -255,7 +308,16 @@ pub(crate) async fn post_message(
             }
         }
         Reply::Template(_) => return Err(invalid("a note takes text or a file, not a template")),
-        Reply::File(upload, base) => {
+        Reply::File {
+            upload,
+            base,
+            caption,
+        } => {
+            if caption.as_ref().is_some_and(|c| c.len() > MAX_TEXT_BYTES) {
+                return Err(invalid(format!(
+                    "text is longer than {MAX_TEXT_BYTES} bytes"
+                )));
+            }
             let row = upload.row;
             let payload = OutgoingPayload::Media {
                 url: format!("{base}{}", super::media::path(&row.id, &row.filename)),
@@ -264,6 +326,7 @@ pub(crate) async fn post_message(
                 filename: row.filename.clone(),
                 mime_type: row.mime_type.clone(),
                 size: row.data.len() as u64,
+                caption,
             };
             attachment = Some(row);
             payload
@@ -278,46 +341,94 @@ pub(crate) async fn post_message(
             .map_err(|e| Failure::new(ErrorCode::ReplyWindowClosed, e))?;
         if let OutgoingPayload::Media { .. } = &payload {
             // The provider's own rules for files (kinds, sizes), now rather than at send time.
-            let channel = s.messaging.channel(&conversation.channel_id).await;
-            if let (Some(plugin), Ok(Some(channel))) = (
-                concierge_channels::provider(conversation.channel_kind),
-                channel,
-            ) {
-                plugin
-                    .build_send(
-                        &channel.config,
-                        &conversation.thread,
-                        &payload.to_outgoing(),
-                        &ctx,
-                    )
-                    .map_err(|e| Failure::new(ErrorCode::InvalidAttachment, e))?;
+            match concierge_channels::provider(conversation.channel_kind) {
+                Some(plugin) => {
+                    if let Some(channel) = s
+                        .messaging
+                        .channel(&conversation.channel_id)
+                        .await
+                        .map_err(|e| Failure::new(ErrorCode::Internal, e))?
+                    {
+                        plugin
+                            .build_send(
+                                &channel.config,
+                                &conversation.thread,
+                                &payload.to_outgoing(),
+                                &ctx,
+                            )
+                            .map_err(|e| Failure::new(ErrorCode::InvalidAttachment, e))?;
+                    }
+                }
+                None if sends_files(conversation.channel_kind) => {}
+                None => {
+                    return Err(Failure::new(
+                        ErrorCode::InvalidAttachment,
+                        format!(
+                            "files can't be sent on {}",
+                            conversation.channel_kind.as_str()
+                        ),
+                    ))
+                }
             }
         }
     }
-    let outgoing = (!private)
-        .then(|| serde_json::to_value(&payload))
-        .transpose()
-        .map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))?;
-    let message = s
-        .store
-        .add_message(
-            id,
-            NewMessage {
-                content: payload.content(),
-                private,
-                author: Author::Agent,
-                author_name: Some(author_name),
-                take_over,
-                outgoing,
-                attachment,
-            },
-        )
-        .await?
-        .ok_or_else(not_found)?;
-    if !private {
-        s.messaging.outbox.notify_one();
+    Ok(Prepared {
+        conversation: conversation.id,
+        payload,
+        attachment,
+        private,
+    })
+}
+
+impl Prepared {
+    /// Keeps the message (and its file) and queues it in the outbox, in one transaction.
+    pub(crate) async fn commit(
+        self,
+        s: &SharedState,
+        author_name: String,
+        take_over: Option<String>,
+    ) -> Result<MessageView> {
+        let outgoing = (!self.private)
+            .then(|| serde_json::to_value(&self.payload))
+            .transpose()
+            .map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))?;
+        let message = s
+            .store
+            .add_message(
+                self.conversation,
+                NewMessage {
+                    content: self.payload.content(),
+                    private: self.private,
+                    author: Author::Agent,
+                    author_name: Some(author_name),
+                    take_over,
+                    outgoing,
+                    attachment: self.attachment,
+                },
+            )
+            .await?
+            .ok_or_else(not_found)?;
+        if !self.private {
+            s.messaging.outbox.notify_one();
+        }
+        Ok(message)
     }
-    Ok(message)
+}
+
+/// A person's reply or private note, checked and kept; shared by the API and the workspace.
+pub(crate) async fn post_message(
+    s: &SharedState,
+    id: i64,
+    reply: Reply,
+    private: bool,
+    author_name: String,
+    take_over: Option<String>,
+) -> Result<MessageView> {
+    let conversation = s.store.conversation(id).await?.ok_or_else(not_found)?;
+    prepare_message(s, &conversation, reply, private)
+        .await?
+        .commit(s, author_name, take_over)
+        .await
 }
 
 pub(crate) async fn change(

@@ -2,7 +2,8 @@
 //! (and the web chat) to fetch.
 //!
 //! The address is the only key: its id is 128 random bits, so it is unguessable, and it is gone
-//! when the conversation's customer is erased. What is served can never run in a browser: the
+//! when the conversation's customer is erased. Files kept with private notes are not served
+//! here, only in the workspace (`/app/files/…`, behind the session and what the person may see). What is served can never run in a browser: the
 //! type is the one checked at upload (`concierge_channels::media`), `nosniff` forbids guessing
 //! another, a sandboxing Content-Security-Policy covers it, and anything but a picture, audio or
 //! video is a download.
@@ -11,12 +12,12 @@ use super::Path;
 use crate::error::Failure;
 use crate::SharedState;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use concierge_channels::media::{check_upload, Checked};
-use concierge_store::NewAttachment;
+use concierge_store::{Attachment, NewAttachment};
 use concierge_types::ErrorCode;
 use sha2::{Digest, Sha256};
 
@@ -60,15 +61,25 @@ pub(crate) fn accept(name: &str, data: Vec<u8>) -> Result<Upload, Failure> {
 
 /// The path a kept file is served at: `/media/{id}/{name}`, the name percent-encoded.
 pub(crate) fn path(id: &str, filename: &str) -> String {
-    let mut name = String::with_capacity(filename.len());
-    for b in filename.bytes() {
+    format!("/media/{id}/{}", encode(filename))
+}
+
+/// The workspace's path to a kept file, behind the session: `/app/files/{id}/{name}`.
+pub(crate) fn workspace_path(id: &str, filename: &str) -> String {
+    format!("/app/files/{id}/{}", encode(filename))
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+fn encode(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            name.push(b as char);
+            out.push(b as char);
         } else {
-            name.push_str(&format!("%{b:02X}"));
+            out.push_str(&format!("%{b:02X}"));
         }
     }
-    format!("/media/{id}/{name}")
+    out
 }
 
 /// Whether `id` has the shape of a kept file's id (32 lower-case hex digits).
@@ -76,15 +87,49 @@ pub(crate) fn is_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-async fn serve(
-    State(s): State<SharedState>,
-    Path((id, _name)): Path<(String, String)>,
-) -> Result<Response, Failure> {
+/// At most this many files are read from the store at once: a loop on one address can't take
+/// the connections (and memory) the rest of the service needs.
+static READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
+/// The kept file with this id, or not found.
+pub(crate) async fn load(s: &SharedState, id: String) -> Result<Attachment, Failure> {
     let gone = || Failure::new(ErrorCode::AttachmentNotFound, "no such file");
     if !is_id(&id) {
         return Err(gone());
     }
-    let file = s.store.attachment(id).await?.ok_or_else(gone)?;
+    let _permit = READS
+        .acquire()
+        .await
+        .map_err(|_| Failure::new(ErrorCode::Overloaded, "shutting down"))?;
+    s.store.attachment(id).await?.ok_or_else(gone)
+}
+
+/// For providers and the web chat. A file kept with a private note is not served here.
+async fn serve(
+    State(s): State<SharedState>,
+    Path((id, _name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let file = load(&s, id).await?;
+    if file.private {
+        return Err(Failure::new(ErrorCode::AttachmentNotFound, "no such file"));
+    }
+    Ok(respond(file, &headers))
+}
+
+/// The file with its checked type, never to be run by a browser: `nosniff`, a sandboxing CSP, a
+/// download unless it is a picture, audio or video. Its SHA-256 is its `ETag`.
+pub(crate) fn respond(file: Attachment, headers: &HeaderMap) -> Response {
+    let etag = format!("\"{}\"", file.sha256);
+    let cached = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut response = if cached {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (StatusCode::OK, file.data).into_response()
+    };
     let inline = ["image/", "audio/", "video/"]
         .iter()
         .any(|p| file.mime_type.starts_with(p));
@@ -102,14 +147,19 @@ async fn serve(
     let disposition = format!(
         "{}; filename=\"{ascii}\"; filename*=UTF-8''{}",
         if inline { "inline" } else { "attachment" },
-        path("", &file.filename).trim_start_matches("/media//")
+        encode(&file.filename)
     );
-    let mut response = (StatusCode::OK, file.data).into_response();
+    let kind = if file.mime_type.starts_with("text/") {
+        format!("{}; charset=utf-8", file.mime_type)
+    } else {
+        file.mime_type.clone()
+    };
     let h = response.headers_mut();
     let value =
         |v: &str| HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("attachment"));
-    h.insert(header::CONTENT_TYPE, value(&file.mime_type));
+    h.insert(header::CONTENT_TYPE, value(&kind));
     h.insert(header::CONTENT_DISPOSITION, value(&disposition));
+    h.insert(header::ETAG, value(&etag));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -126,7 +176,7 @@ async fn serve(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    Ok(response)
+    response
 }
 
 #[cfg(test)]

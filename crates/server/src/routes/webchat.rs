@@ -164,7 +164,12 @@ fn public_message(m: &MessageView, visitor: &str) -> serde_json::Value {
         "direction": m.direction,
         "author": m.author,
         "author_name": m.author_name,
-        "text": if file.is_null() { m.content.preview() } else { String::new() },
+        "text": match &m.content {
+            concierge_types::conversation::Content::Media { caption, .. } if !file.is_null() => {
+                caption.clone().unwrap_or_default()
+            }
+            other => other.preview(),
+        },
         "file": file,
         "created_at": m.created_at,
     })

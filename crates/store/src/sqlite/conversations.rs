@@ -8,7 +8,7 @@ use super::now_ms;
 use super::writer::{random_hex, Writer};
 use crate::inbound::{contact_event, message_event, message_key};
 use crate::{
-    AgentChange, ApplyReport, ChannelRecord, ConversationChange, ConversationFilter,
+    AgentChange, AgentView, ApplyReport, ChannelRecord, ConversationChange, ConversationFilter,
     IntegrationEvent, NewChannel, NewInbound, NewMessage, OutboxItem, OutboxOutcome,
     PendingInbound, Progress, StoreError, Subscription,
 };
@@ -502,30 +502,29 @@ impl Writer {
         Ok(view)
     }
 
+    /// Both checks and the change in one write. (A store with concurrent writers would need
+    /// them in the UPDATE's own condition, or the row locked first.)
     pub(super) fn change_conversation_as(
         &mut self,
         conversation: i64,
-        agent: &str,
+        agent: &AgentView,
         change: ConversationChange,
     ) -> Result<AgentChange, StoreError> {
-        let owner: Option<(String, Option<String>)> = self
-            .conn
-            .query_row(
-                "SELECT owner_kind, owner_id FROM conversations WHERE id = ?1",
-                [conversation],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        match owner {
-            None => Ok(AgentChange::NotFound),
-            Some((kind, Some(other))) if kind == "agent" && other != agent => {
-                Ok(AgentChange::Colleague(other))
-            }
-            Some(_) => Ok(match self.change_conversation(conversation, change)? {
-                Some(view) => AgentChange::Done(Box::new(view)),
-                None => AgentChange::NotFound,
-            }),
+        let Some(c) = conversation_by_id(&self.conn, conversation)? else {
+            return Ok(AgentChange::NotFound);
+        };
+        if !agent.sees(&c) {
+            return Ok(AgentChange::NotFound);
         }
+        if let Owner::Agent(other) = &c.owner {
+            if *other != agent.email {
+                return Ok(AgentChange::Colleague(other.clone()));
+            }
+        }
+        Ok(match self.change_conversation(conversation, change)? {
+            Some(view) => AgentChange::Done(Box::new(view)),
+            None => AgentChange::NotFound,
+        })
     }
 
     pub(super) fn change_conversation(
@@ -1108,7 +1107,7 @@ const TEAMS_OF: &str =
 
 /// The e-mails of the people who share a team with user ?13 (twin of `AgentView::teammates`).
 const TEAMMATES_OF: &str = "SELECT u.email FROM users u JOIN team_members m ON m.user_id = u.id
-     WHERE m.team_id IN (SELECT team_id FROM team_members WHERE user_id = ?13)";
+     WHERE u.disabled_at IS NULL AND m.team_id IN (SELECT team_id FROM team_members WHERE user_id = ?13)";
 
 pub(super) fn conversations(
     conn: &Connection,

@@ -117,8 +117,9 @@ pub(super) fn unrouted(
 pub(super) fn attachment(conn: &Connection, id: &str) -> Result<Option<Attachment>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT id, conversation_id, message_id, filename, mime_type, sha256, data, created_at
-             FROM attachments WHERE id = ?1",
+            "SELECT a.id, a.conversation_id, a.message_id, a.filename, a.mime_type, a.sha256, a.data, a.created_at,
+               m.private
+             FROM attachments a JOIN messages m ON m.id = a.message_id WHERE a.id = ?1",
             [id],
             |r| {
                 Ok(Attachment {
@@ -130,6 +131,7 @@ pub(super) fn attachment(conn: &Connection, id: &str) -> Result<Option<Attachmen
                     sha256: r.get(5)?,
                     data: r.get(6)?,
                     created_at: Timestamp(r.get(7)?),
+                    private: r.get(8)?,
                 })
             },
         )

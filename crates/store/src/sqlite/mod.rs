@@ -14,14 +14,16 @@ mod desk;
 mod read;
 pub mod schema;
 mod users;
+#[cfg(test)]
+mod visibility_tests;
 mod writer;
 
 use crate::{
-    AgentChange, ApplyReport, Attachment, BotAct, BotApplied, BotDefinition, BotTurnRow, BotWork,
-    ChannelRecord, ConversationChange, ConversationFilter, Cursor, DeskConversation, IngestReport,
-    IntegrationEvent, KeyInfo, NewChannel, NewInbound, NewMessage, NewUser, OutboxItem,
-    OutboxOutcome, PendingInbound, Progress, SessionRecord, Silence, Store, StoreError, StoreStats,
-    Subscription,
+    AgentChange, AgentView, ApplyReport, Attachment, BotAct, BotApplied, BotDefinition, BotTurnRow,
+    BotWork, ChannelRecord, ConversationChange, ConversationFilter, Cursor, DeskConversation,
+    IngestReport, IntegrationEvent, KeyInfo, NewChannel, NewInbound, NewMessage, NewUser,
+    OutboxItem, OutboxOutcome, PendingInbound, Progress, SessionRecord, Silence, Store, StoreError,
+    StoreStats, Subscription,
 };
 use async_trait::async_trait;
 use concierge_identity::Rules;
@@ -427,7 +429,7 @@ impl Store for SqliteStore {
     async fn change_conversation_as(
         &self,
         conversation: i64,
-        agent: String,
+        agent: AgentView,
         change: ConversationChange,
     ) -> Result<AgentChange, StoreError> {
         self.write(move |w| w.change_conversation_as(conversation, &agent, change))

@@ -55,16 +55,11 @@ async fn change_by(
     id: i64,
     change: ConversationChange,
 ) -> Result<(), Failure> {
-    if who.user.role >= Role::Supervisor {
+    let Some(view) = agent_view(s, who).await? else {
         let _ = crate::routes::conversations::change(s, id, change).await?;
         return Ok(());
-    }
-    conversation_or_404(s, who, id).await?;
-    match s
-        .store
-        .change_conversation_as(id, who.user.email.clone(), change)
-        .await?
-    {
+    };
+    match s.store.change_conversation_as(id, view, change).await? {
         concierge_store::AgentChange::Done(view) => {
             if matches!(view.owner, Owner::Queue(_)) {
                 s.messaging.route.notify_one();
@@ -166,7 +161,7 @@ fn attachment(t: &Texts, c: &concierge_types::conversation::Content, ours: bool)
     );
     let kept = match (media_id, filename) {
         (Some(id), Some(name)) if ours && crate::routes::media::is_id(id) => {
-            Some(crate::routes::media::path(id, name))
+            Some(crate::routes::media::workspace_path(id, name))
         }
         _ => None,
     };
@@ -215,11 +210,11 @@ async fn head_html(
             q = t.to_queue
         ));
     }
-    for u in s.store.users().await? {
+    for (email, name) in transfer_people(s, who).await? {
         targets.push_str(&format!(
             "<option value=\"agent:{v}\">{a}: {n}</option>",
-            v = esc(&u.email),
-            n = esc(&u.name),
+            v = esc(&email),
+            n = esc(&name),
             a = t.to_agent
         ));
     }
@@ -380,7 +375,7 @@ pub(super) async fn render_conversation(
          <div id=\"messages\">{thread}</div>{notice}\
          <form class=\"reply\" method=\"post\" action=\"/app/c/{id}/reply\" enctype=\"multipart/form-data\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
            {canned}<textarea name=\"text\" dir=\"auto\" maxlength=\"8000\" aria-label=\"{reply}\" placeholder=\"{reply}\"></textarea>\
-           <div class=\"row\"><label class=\"file\">{attach} <input type=\"file\" name=\"file\" accept=\"{accept}\"><small>{attach_help}</small></label>\
+           <div class=\"row\">{file}\
            <label><input type=\"checkbox\" name=\"note\" value=\"1\"> {note}</label>\
            <button type=\"submit\">{send}</button></div></form><p class=\"help\">{help}</p></section>\
          <aside class=\"customer\"><h2>{customer_l}</h2>{panel}</aside></main><script src=\"/assets/app.js\"></script>",
@@ -388,9 +383,16 @@ pub(super) async fn render_conversation(
         back = t.back,
         help = t.shortcuts_help,
         reply = t.reply,
-        attach = t.attach,
-        attach_help = t.attach_help,
-        accept = concierge_channels::media::accepted_extensions(),
+        file = if crate::routes::conversations::sends_files(c.channel_kind) {
+            format!(
+                "<label class=\"file\">{} <input type=\"file\" name=\"file\" accept=\"{}\"><small>{}</small></label>",
+                t.attach,
+                concierge_channels::media::accepted_extensions(),
+                t.attach_help
+            )
+        } else {
+            String::new()
+        },
         note = t.note,
         send = t.send,
         customer_l = t.customer,
@@ -503,7 +505,9 @@ async fn read_reply(request: axum::extract::Request) -> Result<ReplyInput, Failu
     Ok(input)
 }
 
-/// A reply, a note, a file, or text and a file (sent as two messages, the text first).
+/// A reply, a note, a file, or text and a file: one message where the channel shows text with
+/// the file, else two (the text first). Everything is checked before anything is kept, so a
+/// refused file sends no text either.
 pub(super) async fn reply(
     State(s): State<SharedState>,
     who: SignedIn,
@@ -511,35 +515,49 @@ pub(super) async fn reply(
     headers: HeaderMap,
     request: axum::extract::Request,
 ) -> Result<Response, Failure> {
+    use crate::routes::conversations::{caption_fits, prepare_message};
     let f = read_reply(request).await?;
     who.check_csrf(&f.csrf)?;
-    conversation_or_404(&s, &who, id).await?;
+    let c = conversation_or_404(&s, &who, id).await?;
     let t = texts_for(&who.user.language);
     let sent = async {
-        // The file is checked before the text goes, so a refused file sends nothing.
         let upload = f
             .file
             .map(|(name, data)| crate::routes::media::accept(&name, data))
             .transpose()?;
-        if f.text.trim().is_empty() && upload.is_none() {
-            return Err(Failure::new(ErrorCode::InvalidMessage, t.empty_reply));
+        let text = Some(f.text.clone()).filter(|t| !t.trim().is_empty());
+        let mut replies = Vec::new();
+        match (text, upload) {
+            (None, None) => return Err(Failure::new(ErrorCode::InvalidMessage, t.empty_reply)),
+            (Some(text), None) => replies.push(Reply::Text(text)),
+            (text, Some(upload)) => {
+                let (proto, host) = crate::routes::public_base(&s, &headers);
+                let base = format!("{proto}://{host}");
+                let caption = match text {
+                    Some(text) if !caption_fits(c.channel_kind, &upload, &text) => {
+                        replies.push(Reply::Text(text));
+                        None
+                    }
+                    text => text,
+                };
+                replies.push(Reply::File {
+                    upload,
+                    base,
+                    caption,
+                });
+            }
         }
-        let post = |reply| {
-            crate::routes::conversations::post_message(
+        let mut prepared = Vec::new();
+        for r in replies {
+            prepared.push(prepare_message(&s, &c, r, f.note).await?);
+        }
+        for p in prepared {
+            p.commit(
                 &s,
-                id,
-                reply,
-                f.note,
                 who.user.name.clone(),
                 (!f.note).then(|| who.user.email.clone()),
             )
-        };
-        if !f.text.trim().is_empty() {
-            post(Reply::Text(f.text.clone())).await?;
-        }
-        if let Some(upload) = upload {
-            let (proto, host) = crate::routes::public_base(&s, &headers);
-            post(Reply::File(upload, format!("{proto}://{host}"))).await?;
+            .await?;
         }
         Ok::<_, Failure>(())
     }
@@ -622,6 +640,24 @@ pub(super) struct TransferForm {
     to: String,
 }
 
+/// Whom this person may hand a conversation to, `(e-mail, name)`: supervisors anyone, agents
+/// the people of their own teams (the rest go through a team's queue).
+async fn transfer_people(
+    s: &SharedState,
+    who: &SignedIn,
+) -> Result<Vec<(String, String)>, Failure> {
+    let users = s.store.users().await?;
+    let view = agent_view(s, who).await?;
+    Ok(users
+        .into_iter()
+        .filter(|u| {
+            view.as_ref()
+                .is_none_or(|v| u.email == who.user.email || v.teammates.contains(&u.email))
+        })
+        .map(|u| (u.email, u.name))
+        .collect())
+}
+
 /// To a team's queue, a person, or back to the bot. Agents move what is theirs or nobody's;
 /// a colleague's conversation is a supervisor's call.
 pub(super) async fn transfer(
@@ -636,7 +672,7 @@ pub(super) async fn transfer(
         Some(("queue", q)) if s.store.teams().await?.iter().any(|t| t.name == q) => {
             Owner::Queue(q.to_string())
         }
-        Some(("agent", a)) if s.store.users().await?.iter().any(|u| u.email == a) => {
+        Some(("agent", a)) if transfer_people(&s, &who).await?.iter().any(|(e, _)| e == a) => {
             Owner::Agent(a.to_string())
         }
         _ => {
@@ -676,4 +712,16 @@ pub(super) async fn snooze(
         .then(|| chrono::Utc::now().timestamp_millis() + i64::from(f.hours) * 3_600_000);
     change_by(&s, &who, id, ConversationChange::Snooze(until)).await?;
     Ok(Redirect::to(&format!("/app/c/{id}")).into_response())
+}
+
+/// A file we keep, for the people who may see its conversation (private notes' files too).
+pub(super) async fn file(
+    State(s): State<SharedState>,
+    who: SignedIn,
+    Path((id, _name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let file = crate::routes::media::load(&s, id).await?;
+    conversation_or_404(&s, &who, file.conversation_id).await?;
+    Ok(crate::routes::media::respond(file, &headers))
 }

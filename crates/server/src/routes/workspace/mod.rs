@@ -63,6 +63,7 @@ pub fn routes() -> Router<SharedState> {
             )),
         )
         .route("/app/c/{id}/template", post(send_template))
+        .route("/app/files/{id}/{name}", get(file))
         .route("/app/c/{id}/{action}", post(act))
         .route("/app/events", get(events))
         .route("/app/merges/{id}/undo", post(undo_merge))
