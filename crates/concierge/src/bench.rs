@@ -221,6 +221,31 @@ fn customer_of(e: &NewEvent) -> i64 {
         .unwrap_or(0)
 }
 
+/// The real server on a free local port, over `store`, for the benchmarks to call.
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Starts it; returns its address (`127.0.0.1:port`) and the handle that stops it.
+    async fn start(store: Arc<SqliteStore>) -> Result<(String, Running)> {
+        let app = concierge_server::app(store, concierge_server::ServerConfig::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?.to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(concierge_server::serve(listener, app, async {
+            let _ = stopped.await;
+        }));
+        Ok((addr, Running { stop, task }))
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
 /// A keep-alive HTTP/1.1 connection that sends one request at a time.
 struct Conn {
     reader: BufReader<TcpStream>,
@@ -395,13 +420,7 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
     ))?);
     let (_, key) = store.create_key("bench", KeyScope::Ingest).await?;
     let (_, admin) = store.create_key("bench-admin", KeyScope::Admin).await?;
-    let app = concierge_server::app(store.clone(), concierge_server::ServerConfig::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?.to_string();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(concierge_server::serve(listener, app, async {
-        let _ = stop_rx.await;
-    }));
+    let (addr, server) = Running::start(store.clone()).await?;
     let basic = {
         use base64::Engine;
         format!(
@@ -534,8 +553,7 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
     lat.sort_by(|a, b| a.total_cmp(b));
     let (p50, p99) = (percentile(&lat, 0.50), percentile(&lat, 0.99));
 
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    server.stop().await;
     store.shutdown();
     let rss = peak_rss_mb();
     let _ = std::fs::remove_dir_all(&tmp);
@@ -696,13 +714,7 @@ pub async fn webhooks(args: WebhookArgs) -> Result<()> {
         ).map_err(|e| anyhow::anyhow!(e))?)
         .await?;
     let (_, admin) = store.create_key("bench-admin", KeyScope::Admin).await?;
-    let app = concierge_server::app(store.clone(), concierge_server::ServerConfig::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?.to_string();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(concierge_server::serve(listener, app, async {
-        let _ = stop_rx.await;
-    }));
+    let (addr, server) = Running::start(store.clone()).await?;
     let path = format!("/webhooks/{}", channel.id);
 
     let mut rows = Vec::new();
@@ -799,8 +811,7 @@ pub async fn webhooks(args: WebhookArgs) -> Result<()> {
             ))
         },
     )?;
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    server.stop().await;
     store.shutdown();
     let _ = std::fs::remove_dir_all(&tmp);
 

@@ -11,7 +11,7 @@
 //! The conversations are spread over the period, on WhatsApp: two in five settled by the bot,
 //! the rest queued or with one of ten agents in three teams, most resolved; 2 to 6 messages each.
 
-use super::{percentile, Conn, Rng};
+use super::{percentile, Conn, Rng, Running};
 use anyhow::{bail, Result};
 use concierge_store::sqlite::{SqliteOptions, SqliteStore};
 use concierge_store::{ImportedConversation, ImportedMessage, NewUser, Store};
@@ -282,13 +282,7 @@ pub async fn desk(args: DeskArgs) -> Result<()> {
             now + 3_600_000,
         )
         .await?;
-    let app = concierge_server::app(store.clone(), concierge_server::ServerConfig::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?.to_string();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(concierge_server::serve(listener, app, async {
-        let _ = stop_rx.await;
-    }));
+    let (addr, server) = Running::start(store.clone()).await?;
     let cookie = format!("{}={token}", concierge_server::session::COOKIE);
     let mut conn = Conn::open(&addr).await?;
     let days = args.days;
@@ -308,8 +302,7 @@ pub async fn desk(args: DeskArgs) -> Result<()> {
     )
     .await?;
     let (inbox, _) = time(&mut conn, &cookie, "/app", runs).await?;
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    server.stop().await;
     store.shutdown();
     let _ = std::fs::remove_dir_all(&tmp);
 
