@@ -90,6 +90,19 @@ fn sign_in_at(addr: &str, email: &str, password: &str) -> Response {
     )
 }
 
+/// Posts a form with the session cookie `jar` (`body` carries its own `csrf`).
+fn post_form(s: &Server, jar: &str, path: &str, body: &[u8]) -> Response {
+    s.request(
+        "POST",
+        path,
+        &[
+            ("Cookie", jar),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        body,
+    )
+}
+
 /// Signs in; returns the `Cookie` header value of the session.
 fn jar_of(s: &Server, email: &str) -> String {
     let r = sign_in(s, email, PASSWORD);
@@ -207,25 +220,9 @@ fn sign_in_inbox_and_sign_out() {
     assert!(html.contains("Carla &lt;b&gt;Lima&lt;/b&gt;"), "{html}");
 
     // Signing out needs the session's token; then the cookie signs nobody in.
-    let r = s.request(
-        "POST",
-        "/logout",
-        &[
-            ("Cookie", &jar),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        b"csrf=nope",
-    );
+    let r = post_form(&s, &jar, "/logout", b"csrf=nope");
     assert_eq!(r.status, 403);
-    let r = s.request(
-        "POST",
-        "/logout",
-        &[
-            ("Cookie", &jar),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        format!("csrf={csrf}").as_bytes(),
-    );
+    let r = post_form(&s, &jar, "/logout", format!("csrf={csrf}").as_bytes());
     assert_eq!((r.status, r.header("location")), (303, Some("/login")));
     assert_eq!(
         s.request("GET", "/api/v1/me", &[("Cookie", &jar)], b"")
@@ -421,32 +418,16 @@ fn an_agent_cannot_open_admin_pages() {
         "csrf={csrf}&name=Davi&email=davi%40example.com&password={}&role=supervisor&language=en",
         urlencode(PASSWORD)
     );
-    let r = s.request(
-        "POST",
-        "/app/admin/users",
-        &[
-            ("Cookie", &admin),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        form.as_bytes(),
-    );
+    let r = post_form(&s, &admin, "/app/admin/users", form.as_bytes());
     assert_eq!(r.status, 303, "{}", r.text());
     assert_eq!(sign_in(&s, "davi@example.com", PASSWORD).status, 303);
     // The agent can't, even with their own valid token.
     let agent_csrf = csrf_of(&s, &agent);
-    let r = s.request(
-        "POST",
-        "/app/admin/users",
-        &[
-            ("Cookie", &agent),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        format!(
-            "csrf={agent_csrf}&name=X&email=x%40example.com&password={}&role=admin",
-            urlencode(PASSWORD)
-        )
-        .as_bytes(),
+    let body = format!(
+        "csrf={agent_csrf}&name=X&email=x%40example.com&password={}&role=admin",
+        urlencode(PASSWORD)
     );
+    let r = post_form(&s, &agent, "/app/admin/users", body.as_bytes());
     assert_eq!(r.status, 403);
 }
 
@@ -577,13 +558,10 @@ fn the_customer_panel_shows_every_channel_and_lets_a_supervisor_undo_a_merge() {
     // An agent's token can't undo it either.
     let agent_csrf = csrf_of(&s, &agent);
     let post = |jar: &str, csrf: &str| {
-        s.request(
-            "POST",
+        post_form(
+            &s,
+            jar,
             &format!("/app/merges/{undo}/undo"),
-            &[
-                ("Cookie", jar),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
             format!("csrf={csrf}&back={id}").as_bytes(),
         )
     };
@@ -614,15 +592,7 @@ fn handed_off_conversations_go_round_robin_to_the_team_within_capacity() {
     let admin = jar_of(&s, "boss@example.com");
     let csrf = csrf_of(&s, &admin);
     let form = |path: &str, body: String| {
-        let r = s.request(
-            "POST",
-            path,
-            &[
-                ("Cookie", &admin),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
-            body.as_bytes(),
-        );
+        let r = post_form(&s, &admin, path, body.as_bytes());
         assert_eq!(r.status, 303, "{path}: {}", r.text());
     };
     // The starter bot hands Portuguese conversations to the "atendimento" queue: that team.
@@ -712,13 +682,10 @@ fn an_agent_sees_their_teams_work_and_cannot_take_a_colleagues_conversation() {
     let admin = jar_of(&s, "sup@example.com");
     let admin_csrf = csrf_of(&s, &admin);
     let form = |path: &str, body: String| {
-        let r = s.request(
-            "POST",
+        let r = post_form(
+            &s,
+            &admin,
             path,
-            &[
-                ("Cookie", &admin),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
             format!("csrf={admin_csrf}&{body}").as_bytes(),
         );
         assert_eq!(r.status, 303, "{path}: {}", r.text());
@@ -750,13 +717,10 @@ fn an_agent_sees_their_teams_work_and_cannot_take_a_colleagues_conversation() {
     let act = |email: &str, action: &str, extra: &str| {
         let jar = jar_of(&s, email);
         let csrf = csrf_of(&s, &jar);
-        s.request(
-            "POST",
+        post_form(
+            &s,
+            &jar,
             &format!("/app/c/{id}/{action}"),
-            &[
-                ("Cookie", &jar),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
             format!("csrf={csrf}{extra}").as_bytes(),
         )
         .status
