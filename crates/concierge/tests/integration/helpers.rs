@@ -307,3 +307,61 @@ pub fn workspace() -> PathBuf {
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// Debian's chromium, which `.ci/run` installs (`CHROMIUM` overrides the path).
+pub fn chromium() -> String {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "this test drives Debian's chromium ({chromium}); .ci/run installs it"
+    );
+    chromium
+}
+
+/// A browser driver (`node tests/clients/NAME.mjs …`) that prints one marker per step passed,
+/// or `FAIL: reason`; diagnostics go to the test's stderr.
+pub struct Driver {
+    child: Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    seen: Vec<String>,
+}
+
+impl Driver {
+    pub fn spawn(mut command: Command) -> Driver {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run node with a tests/clients driver");
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Driver {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for `marker`; fails on `FAIL` or if the driver ends first.
+    pub fn expect(&mut self, marker: &str) {
+        loop {
+            let line = self
+                .lines
+                .next()
+                .unwrap_or_else(|| {
+                    panic!("the browser driver ended before {marker}: {:?}", self.seen)
+                })
+                .unwrap();
+            self.seen.push(line.clone());
+            assert!(!line.starts_with("FAIL"), "{line} (after {:?})", self.seen);
+            if line.trim() == marker {
+                return;
+            }
+        }
+    }
+
+    /// The driver must exit successfully.
+    pub fn finish(mut self) {
+        let ok = self.child.wait().unwrap().success();
+        assert!(ok, "{:?}", self.seen);
+    }
+}

@@ -6,7 +6,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn user_hash(secret: &str, user: &str) -> String {
@@ -244,43 +244,24 @@ fn brand_page(concierge: &str, channel: &str, rtl: bool) -> String {
 
 #[test]
 fn widget_in_chromium_sends_and_sees_the_agent_reply_live() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        std::path::Path::new(&chromium).exists(),
-        "this test drives Debian's chromium ({chromium}); .ci/run installs it"
-    );
+    let chromium = crate::helpers::chromium();
     let clients = crate::tracking::node_modules();
     let s = Server::start();
     let ch = chat_channel(&s);
     let page = brand_page(&s.addr, &ch, false);
     let reply = "Olá! Seu pedido 123 sai hoje.";
     let html_reply = "<img src=x onerror=alert(1)> veja";
-    let mut child = Command::new("node")
+    let mut command = Command::new("node");
+    command
         .arg(clients.join("webchat.mjs"))
         .arg(&page)
         .env("CHROMIUM", &chromium)
         .env("EXPECT_REPLY", reply)
         .env("EXPECT_HTML_REPLY", html_reply)
         .env("FILE_NAME", "trocas.txt")
-        .env("FILE_BODY", "Política de trocas: 30 dias.")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("run node tests/clients/webchat.mjs");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    let mut expect = |marker: &str, seen: &mut Vec<String>| loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("the browser driver ended before {marker}: {seen:?}"))
-            .unwrap();
-        seen.push(line.clone());
-        assert!(!line.starts_with("FAIL"), "{line} (after {seen:?})");
-        if line.trim() == marker {
-            return;
-        }
-    };
-    expect("SENT", &mut seen);
+        .env("FILE_BODY", "Política de trocas: 30 dias.");
+    let mut driver = crate::helpers::Driver::spawn(command);
+    driver.expect("SENT");
     // The agent answers from the API; the visitor sees it without reloading.
     let conv = eventually("the widget's conversation", || {
         let v = s
@@ -323,9 +304,9 @@ fn widget_in_chromium_sends_and_sees_the_agent_reply_live() {
         "FILE_OK",
         "OK",
     ] {
-        expect(marker, &mut seen);
+        driver.expect(marker);
     }
-    assert!(child.wait().unwrap().success(), "{seen:?}");
+    driver.finish();
     let m = s
         .admin(
             "GET",

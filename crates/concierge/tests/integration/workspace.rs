@@ -265,12 +265,7 @@ const FILE_BODY: &str = "%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
 #[test]
 fn an_agent_works_a_whatsapp_conversation_in_chromium() {
     use crate::channels::FakeProvider;
-    use std::io::{BufRead, BufReader};
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        std::path::Path::new(&chromium).exists(),
-        "this test drives Debian's chromium ({chromium}); .ci/run installs it"
-    );
+    let chromium = crate::helpers::chromium();
     let provider = FakeProvider::start(vec![
         (
             200,
@@ -290,7 +285,8 @@ fn an_agent_works_a_whatsapp_conversation_in_chromium() {
     std::fs::create_dir_all(&shots).unwrap();
     let evil = "<script>alert(1)</script><img src=x onerror=alert(2)>";
     let reply = "Oi! Já estou vendo seu pedido.";
-    let mut child = Command::new("node")
+    let mut command = Command::new("node");
+    command
         .arg(crate::tracking::node_modules().join("workspace.mjs"))
         .arg(format!("http://{}", s.addr))
         .env("CHROMIUM", &chromium)
@@ -302,24 +298,9 @@ fn an_agent_works_a_whatsapp_conversation_in_chromium() {
         .env("FILE_NAME", FILE_NAME)
         .env("FILE_BODY", FILE_BODY)
         .env("CAPTION", "Segue a nota fiscal.")
-        .env("SHOTS", &shots)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("run node tests/clients/workspace.mjs");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    let mut expect = |marker: &str| loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("the browser driver ended before {marker}: {seen:?}"))
-            .unwrap();
-        seen.push(line.clone());
-        assert!(!line.starts_with("FAIL"), "{line} (after {seen:?})");
-        if line.trim() == marker {
-            return;
-        }
-    };
+        .env("SHOTS", &shots);
+    let mut driver = crate::helpers::Driver::spawn(command);
+    let mut expect = |marker: &str| driver.expect(marker);
     expect("SIGNED_IN");
     // Only now does the customer write: the open inbox must show it live.
     let now = std::time::SystemTime::now()
@@ -391,7 +372,7 @@ fn an_agent_works_a_whatsapp_conversation_in_chromium() {
     assert_eq!(missing.json()["code"], "attachment_not_found");
     expect("RESOLVED");
     expect("OK");
-    assert!(child.wait().unwrap().success());
+    driver.finish();
     assert!(shots.join("inbox.png").exists() && shots.join("conversation.png").exists());
 }
 
@@ -773,11 +754,7 @@ fn an_agent_sees_their_teams_work_and_cannot_take_a_colleagues_conversation() {
 #[test]
 fn the_demo_starts_and_its_dashboard_renders_charts() {
     use std::io::{BufRead, BufReader};
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        std::path::Path::new(&chromium).exists(),
-        "this test drives Debian's chromium ({chromium}); .ci/run installs it"
-    );
+    let chromium = crate::helpers::chromium();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo");
     let mut child = Command::new(bin())
