@@ -35,14 +35,25 @@ pub(super) async fn conversation_or_404(
     who: &SignedIn,
     id: i64,
 ) -> Result<ConversationView, Failure> {
+    Ok(visible_conversation(s, who, id).await?.0)
+}
+
+/// [`conversation_or_404`] with what the agent may see (`None` for supervisors), for pages that
+/// check more than this one conversation.
+async fn visible_conversation(
+    s: &SharedState,
+    who: &SignedIn,
+    id: i64,
+) -> Result<(ConversationView, Option<concierge_store::AgentView>), Failure> {
     let c = s
         .store
         .conversation(id)
         .await?
         .ok_or_else(crate::routes::conversations::not_found)?;
-    match agent_view(s, who).await? {
-        Some(view) if !view.sees(&c) => Err(crate::routes::conversations::not_found()),
-        _ => Ok(c),
+    let view = agent_view(s, who).await?;
+    match &view {
+        Some(v) if !v.sees(&c) => Err(crate::routes::conversations::not_found()),
+        _ => Ok((c, view)),
     }
 }
 
@@ -51,11 +62,11 @@ pub(super) async fn conversation_or_404(
 /// snooze alike), checked in the same write as the change.
 async fn change_by(
     s: &SharedState,
-    who: &SignedIn,
+    view: Option<concierge_store::AgentView>,
     id: i64,
     change: ConversationChange,
 ) -> Result<(), Failure> {
-    let Some(view) = agent_view(s, who).await? else {
+    let Some(view) = view else {
         let _ = crate::routes::conversations::change(s, id, change).await?;
         return Ok(());
     };
@@ -184,6 +195,7 @@ fn attachment(t: &Texts, c: &concierge_types::conversation::Content, ours: bool)
 async fn head_html(
     s: &SharedState,
     who: &SignedIn,
+    view: Option<&concierge_store::AgentView>,
     t: &Texts,
     c: &ConversationView,
 ) -> Result<String, Failure> {
@@ -210,7 +222,7 @@ async fn head_html(
             q = t.to_queue
         ));
     }
-    for (email, name) in transfer_people(s, who).await? {
+    for (email, name) in transfer_people(s, who, view).await? {
         targets.push_str(&format!(
             "<option value=\"agent:{v}\">{a}: {n}</option>",
             v = esc(&email),
@@ -276,8 +288,11 @@ pub(super) async fn head_fragment(
     Path(id): Path<i64>,
 ) -> Result<Response, Failure> {
     let t = texts_for(&who.user.language);
-    let c = conversation_or_404(&s, &who, id).await?;
-    Ok(page(StatusCode::OK, head_html(&s, &who, t, &c).await?))
+    let (c, view) = visible_conversation(&s, &who, id).await?;
+    Ok(page(
+        StatusCode::OK,
+        head_html(&s, &who, view.as_ref(), t, &c).await?,
+    ))
 }
 
 /// Canned responses to insert, the conversation's language first.
@@ -325,15 +340,15 @@ pub(super) async fn render_conversation(
     error: Option<&Failure>,
 ) -> Result<Response, Failure> {
     let t = texts_for(&who.user.language);
-    let c = conversation_or_404(s, who, id).await?;
+    let (c, view) = visible_conversation(s, who, id).await?;
     let messages = s.store.messages(id, None, 500).await?.unwrap_or_default();
     let thread: String = messages.iter().map(|m| message_html(t, &c, m)).collect();
     let last = messages.last().map(|m| m.id).unwrap_or(0);
     if last > 0 {
         s.store.mark_read(who.user.id, id, last).await?;
     }
-    let panel = customer_panel(s, who, t, &c).await?;
-    let head = head_html(s, who, t, &c).await?;
+    let panel = customer_panel(s, who, view.as_ref(), t, &c).await?;
+    let head = head_html(s, who, view.as_ref(), t, &c).await?;
     let canned = canned_picker(s, t, &c).await?;
     let (_, changed) = s.store.desk_mark().await?;
     let csrf = esc(&who.csrf);
@@ -628,7 +643,7 @@ pub(super) async fn act(
         "pending" => ConversationChange::Pending,
         _ => return Err(Failure::new(ErrorCode::NotFound, "no such action")),
     };
-    change_by(&s, &who, id, change).await?;
+    change_by(&s, agent_view(&s, &who).await?, id, change).await?;
     Ok(Redirect::to(&format!("/app/c/{id}")).into_response())
 }
 
@@ -645,14 +660,13 @@ pub(super) struct TransferForm {
 async fn transfer_people(
     s: &SharedState,
     who: &SignedIn,
+    view: Option<&concierge_store::AgentView>,
 ) -> Result<Vec<(String, String)>, Failure> {
     let users = s.store.users().await?;
-    let view = agent_view(s, who).await?;
     Ok(users
         .into_iter()
         .filter(|u| {
-            view.as_ref()
-                .is_none_or(|v| u.email == who.user.email || v.teammates.contains(&u.email))
+            view.is_none_or(|v| u.email == who.user.email || v.teammates.contains(&u.email))
         })
         .map(|u| (u.email, u.name))
         .collect())
@@ -667,12 +681,18 @@ pub(super) async fn transfer(
     Form(f): Form<TransferForm>,
 ) -> Result<Response, Failure> {
     who.check_csrf(&f.csrf)?;
+    let view = agent_view(&s, &who).await?;
     let owner = match f.to.split_once(':') {
         _ if f.to == "bot" => Owner::Bot,
         Some(("queue", q)) if s.store.teams().await?.iter().any(|t| t.name == q) => {
             Owner::Queue(q.to_string())
         }
-        Some(("agent", a)) if transfer_people(&s, &who).await?.iter().any(|(e, _)| e == a) => {
+        Some(("agent", a))
+            if transfer_people(&s, &who, view.as_ref())
+                .await?
+                .iter()
+                .any(|(e, _)| e == a) =>
+        {
             Owner::Agent(a.to_string())
         }
         _ => {
@@ -682,7 +702,7 @@ pub(super) async fn transfer(
             ))
         }
     };
-    change_by(&s, &who, id, ConversationChange::Assign(owner)).await?;
+    change_by(&s, view, id, ConversationChange::Assign(owner)).await?;
     Ok(Redirect::to(&format!("/app/c/{id}")).into_response())
 }
 
@@ -710,7 +730,13 @@ pub(super) async fn snooze(
     }
     let until = (f.hours > 0)
         .then(|| chrono::Utc::now().timestamp_millis() + i64::from(f.hours) * 3_600_000);
-    change_by(&s, &who, id, ConversationChange::Snooze(until)).await?;
+    change_by(
+        &s,
+        agent_view(&s, &who).await?,
+        id,
+        ConversationChange::Snooze(until),
+    )
+    .await?;
     Ok(Redirect::to(&format!("/app/c/{id}")).into_response())
 }
 

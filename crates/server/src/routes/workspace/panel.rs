@@ -8,6 +8,7 @@ use super::*;
 pub(super) async fn customer_panel(
     s: &SharedState,
     who: &SignedIn,
+    view: Option<&concierge_store::AgentView>,
     t: &Texts,
     c: &ConversationView,
 ) -> Result<String, Failure> {
@@ -93,9 +94,8 @@ pub(super) async fn customer_panel(
             "<h3>{}</h3><ul class=\"others\">",
             t.other_conversations
         ));
-        let view = agent_view(s, who).await?;
         for o in others {
-            if view.as_ref().is_some_and(|v| !v.sees(&o)) {
+            if view.is_some_and(|v| !v.sees(&o)) {
                 // Another team's: that it exists and where, not what was said.
                 out.push_str(&format!(
                     "<li>{} · {} <small>{}</small></li>",
