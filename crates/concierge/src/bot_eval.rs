@@ -6,6 +6,7 @@
 //! given several values) are chosen on `val` + `oos_val` only, by accuracy over 151 classes (the
 //! CLINC150 paper's rule); `test` + `oos_test` are used once, for the figures printed.
 
+use crate::bench::percentile;
 use anyhow::{Context, Result};
 use concierge_bot::intent::{Model, OosScore, TrainOptions, TrainSet, OOS};
 use std::path::PathBuf;
@@ -72,13 +73,6 @@ const REFERENCE: [(&str, f64, f64); 3] = [
     ),
     ("BERT (CLINC150 paper)", 0.962, 0.523),
 ];
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 /// Single-query latencies in ms, over up to 2,000 queries.
 fn latencies(model: &Model, queries: &[&str]) -> (f64, f64) {

@@ -61,25 +61,12 @@ pub(crate) fn accept(name: &str, data: Vec<u8>) -> Result<Upload, Failure> {
 
 /// The path a kept file is served at: `/media/{id}/{name}`, the name percent-encoded.
 pub(crate) fn path(id: &str, filename: &str) -> String {
-    format!("/media/{id}/{}", encode(filename))
+    format!("/media/{id}/{}", super::percent_encode(filename))
 }
 
 /// The workspace's path to a kept file, behind the session: `/app/files/{id}/{name}`.
 pub(crate) fn workspace_path(id: &str, filename: &str) -> String {
-    format!("/app/files/{id}/{}", encode(filename))
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986).
-fn encode(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    format!("/app/files/{id}/{}", super::percent_encode(filename))
 }
 
 /// Whether `id` has the shape of a kept file's id (32 lower-case hex digits).
@@ -147,7 +134,7 @@ pub(crate) fn respond(file: Attachment, headers: &HeaderMap) -> Response {
     let disposition = format!(
         "{}; filename=\"{ascii}\"; filename*=UTF-8''{}",
         if inline { "inline" } else { "attachment" },
-        encode(&file.filename)
+        super::percent_encode(&file.filename)
     );
     let kind = if file.mime_type.starts_with("text/") {
         format!("{}; charset=utf-8", file.mime_type)

@@ -81,6 +81,20 @@ impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> axum::extract::FromR
     }
 }
 
+/// Percent-encodes everything but unreserved characters (RFC 3986), for a path segment or a
+/// query value.
+pub(crate) fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Where clients reach us, as `(protocol, host)`: the configured public URL, else the request's
 /// `Host` (and `X-Forwarded-Proto` from a proxy).
 pub(crate) fn public_base(

@@ -39,21 +39,8 @@ fn link(days: u32, d: &Drill) -> String {
     let (m, k) = d.query();
     format!(
         "/app/dashboard/list?days={days}&amp;m={m}&amp;k={}",
-        esc(&urlencode(&k))
+        esc(&crate::routes::percent_encode(&k))
     )
-}
-
-fn urlencode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Horizontal bars, one link each: `(label, value, href)`.
@@ -388,7 +375,7 @@ pub(super) async fn drill_down(
         top = top(t, &who),
         dash = t.dashboard,
         k = esc(&k),
-        ke = esc(&urlencode(&k)),
+        ke = esc(&crate::routes::percent_encode(&k)),
         n = picked.len(),
         convs = t.conversations_l,
         csv = t.export_csv,
