@@ -412,6 +412,9 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
             n += store.ingest(evs).await?.accepted;
             spent += t.elapsed();
         }
+        let t = Instant::now();
+        store.settle().await?;
+        spent += t.elapsed();
         direct_rate = Some(n as f64 / spent.as_secs_f64());
         store.shutdown();
     }
@@ -472,6 +475,8 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
     for task in tasks {
         http_accepted += task.await??;
     }
+    // Counted until the identity tables hold everything too, not only the events.
+    store.settle().await?;
     let batch_secs = t.elapsed().as_secs_f64();
     // CPU of every thread (HTTP, writer, load generator) and bytes written, per accepted event.
     let batch_usage = before.and_then(|b| b.until(Usage::now()));

@@ -5,11 +5,14 @@
 //! - `writer`: the one thread that writes. Callers queue jobs; the thread takes everything queued,
 //!   runs it in one transaction and answers all of them after the commit (group commit). It keeps an
 //!   identity cache that only it mutates, so the cache can't go stale.
+//! - `deferred`: identity changes the writer holds (logged on disk) and applies in sorted runs;
+//!   every read waits for them first, so reads never see less than what was answered.
 //! - `read`: the 360° view, timeline, ledger and export, on a small pool of read connections.
 
 mod bloom;
 mod bot;
 mod conversations;
+mod deferred;
 mod desk;
 mod read;
 pub mod schema;
@@ -41,7 +44,7 @@ use concierge_types::{
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use tokio::sync::oneshot;
 use writer::Job;
@@ -72,6 +75,8 @@ impl SqliteOptions {
 pub struct SqliteStore {
     jobs: mpsc::SyncSender<Job>,
     pending: Arc<AtomicUsize>,
+    /// Set while the writer holds identity changes not yet in their tables.
+    deferred: Arc<AtomicBool>,
     max_pending: usize,
     readers: Mutex<Vec<Connection>>,
     path: PathBuf,
@@ -92,6 +97,7 @@ impl SqliteStore {
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
         let pending = Arc::new(AtomicUsize::new(0));
+        let deferred = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::sync_channel(4096);
         // The suppression key lives beside the database, not in it: a copy of the database alone
         // cannot be used to test guesses against the suppression list.
@@ -100,6 +106,7 @@ impl SqliteStore {
             conn,
             options.rules.clone(),
             pending.clone(),
+            deferred.clone(),
             options.max_batch_events,
             &key_file,
         )?;
@@ -110,6 +117,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             jobs: tx,
             pending,
+            deferred,
             max_pending: options.max_pending_events,
             readers: Mutex::new(Vec::new()),
             path: options.path,
@@ -161,11 +169,21 @@ impl SqliteStore {
         self.submit(0, |reply| writer::write_job(reply, f)).await
     }
 
-    /// Runs `f` on a read connection in the blocking pool.
+    /// Waits until the tables hold every identity change the writer has answered for. Any job
+    /// other than ingestion makes the writer apply what it holds first, so an empty one does.
+    pub async fn settle(&self) -> Result<(), StoreError> {
+        if self.deferred.load(Ordering::Acquire) {
+            self.write(|_| Ok(())).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on a read connection in the blocking pool, after [`settle`](Self::settle).
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.settle().await?;
         let conn = match self.readers.lock().ok().and_then(|mut p| p.pop()) {
             Some(c) => c,
             None => {

@@ -382,6 +382,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX attachments_conversation ON attachments (conversation_id);
     ",
+    // 9: identity changes on disk before their tables are brought up to date (see `deferred`).
+    "
+    CREATE TABLE identity_redo (id INTEGER PRIMARY KEY, ops TEXT NOT NULL);
+    ",
 ];
 
 /// Brings the schema up to date inside one transaction.

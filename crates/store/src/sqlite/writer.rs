@@ -1,6 +1,7 @@
 //! The single writer: group commit, identity resolution and every other mutation.
 
 use super::bloom::Bloom;
+use super::deferred::{Deferred, Op};
 use super::{hash_secret, hex, now_ms, read};
 use crate::{IngestReport, StoreError};
 use concierge_identity::{Graph, Owner, Rules, Target};
@@ -18,7 +19,7 @@ use sha2::Sha256;
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use tokio::sync::oneshot;
 
@@ -123,8 +124,6 @@ struct Cache {
     refused: HashSet<(i64, i64, String)>,
     /// Identifiers of each cluster root, kept exact through every change this writer makes.
     clusters: HashMap<i64, Vec<Identifier>>,
-    /// "Last seen" moves, written once per transaction in id order.
-    seen: HashMap<i64, (i64, String, String)>,
 }
 
 /// Entries kept before the identity cache is dropped and refilled from disk.
@@ -136,6 +135,15 @@ pub(crate) struct Writer {
     pub(super) conn: Connection,
     rules: Rules,
     pending: Arc<AtomicUsize>,
+    /// Identity changes not yet in their tables (on disk in `identity_redo`), and the flag the
+    /// store's read barrier looks at.
+    deferred: Deferred,
+    deferred_flag: Arc<AtomicBool>,
+    /// Set when `identity_redo` may hold rows that `deferred` does not (at start, after a rollback
+    /// or another process's writes): they are applied at the start of the next transaction.
+    redo_unread: bool,
+    /// The next identifier id to hand out (ids are given before the rows are written).
+    next_ident: Option<i64>,
     max_batch: usize,
     salt: Vec<u8>,
     suppressed: HashSet<String>,
@@ -159,6 +167,7 @@ impl Writer {
         conn: Connection,
         rules: Rules,
         pending: Arc<AtomicUsize>,
+        deferred_flag: Arc<AtomicBool>,
         max_batch: usize,
         key_file: &Path,
     ) -> Result<Self, StoreError> {
@@ -167,6 +176,10 @@ impl Writer {
             conn,
             rules,
             pending,
+            deferred: Deferred::default(),
+            deferred_flag,
+            redo_unread: true,
+            next_ident: None,
             max_batch,
             salt,
             suppressed: HashSet::default(),
@@ -180,6 +193,12 @@ impl Writer {
             hooks: false,
         };
         w.reload()?;
+        let waiting: bool =
+            w.conn
+                .query_row("SELECT EXISTS (SELECT 1 FROM identity_redo)", [], |r| {
+                    r.get(0)
+                })?;
+        w.deferred_flag.store(waiting, Ordering::Release);
         Ok(w)
     }
 
@@ -228,6 +247,10 @@ impl Writer {
     /// Reads the suppression list and merge blocks, and forgets the cache.
     fn reload(&mut self) -> Result<(), StoreError> {
         self.cache = Cache::default();
+        // What this writer held is in the redo log (or was rolled back with its transaction).
+        self.deferred = Deferred::default();
+        self.redo_unread = true;
+        self.next_ident = None;
         self.refresh_known()?;
         let mut stmt = self.conn.prepare("SELECT hash FROM suppressions")?;
         self.suppressed = stmt
@@ -256,6 +279,10 @@ impl Writer {
     ) -> (Result<T, StoreError>, bool) {
         let run =
             |conn: &Connection, sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+        // Held identity changes go to their tables first, so that undoing `f` undoes only its own.
+        if let Err(e) = self.deferred.apply(&self.conn) {
+            return (Err(e), false);
+        }
         if let Err(e) = run(&self.conn, &format!("SAVEPOINT {name}")) {
             return (Err(e.into()), false);
         }
@@ -271,6 +298,8 @@ impl Writer {
                     .is_ok();
                 tracing::warn!(error = %e, undone, "a write failed and was undone alone");
                 self.cache = Cache::default();
+                // Emptied before the savepoint, so this holds only what the failed job added.
+                self.deferred = Deferred::default();
                 (Err(e), undone)
             }
         }
@@ -301,13 +330,19 @@ impl Writer {
             let mut jobs = Vec::new();
             let mut events = 0;
             if !stopping {
-                match rx.recv() {
+                // Held identity changes are applied after a quiet moment, not only under load.
+                let next = match self.deferred.wait() {
+                    Some(wait) => rx.recv_timeout(wait),
+                    None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                };
+                match next {
                     Ok(Job::Stop) => stopping = true,
                     Ok(job) => {
                         events += job.events();
                         jobs.push(job);
                     }
-                    Err(_) => break,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => stopping = true,
                 }
             }
             while events < self.max_batch {
@@ -321,6 +356,10 @@ impl Writer {
                 }
             }
             if jobs.is_empty() {
+                if !self.deferred.is_empty() && (stopping || self.deferred.due()) {
+                    self.process(jobs);
+                    continue;
+                }
                 if stopping {
                     break;
                 }
@@ -334,10 +373,11 @@ impl Writer {
 
     /// Runs `jobs` in one transaction and answers them after the commit.
     fn process(&mut self, jobs: Vec<Job>) {
-        if self.cache.idents.len() > CACHE_LIMIT {
+        // Both are rebuilt from the tables, so only when they hold everything.
+        if self.cache.idents.len() > CACHE_LIMIT && self.deferred.is_empty() {
             self.cache = Cache::default();
         }
-        if self.known.is_full() {
+        if self.known.is_full() && self.deferred.is_empty() {
             if let Err(e) = self.refresh_known() {
                 tracing::warn!(error = %e, "growing the identifier filter failed; look-ups stay correct, only slower");
             }
@@ -349,6 +389,8 @@ impl Writer {
             outcome.and_then(|()| self.conn.execute_batch("COMMIT").map_err(StoreError::from));
         match outcome {
             Ok(()) => {
+                self.deferred_flag
+                    .store(!self.deferred.is_empty(), Ordering::Release);
                 let scrubbed = !checkpoint || self.truncate_wal();
                 for a in answers {
                     a(None, scrubbed);
@@ -389,8 +431,26 @@ impl Writer {
         self.conn
             .prepare_cached("INSERT INTO meta (key, value) VALUES ('writer', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?
             .execute([self.stamp()])?;
+        if self.redo_unread {
+            // Written before a crash, or by another process: into the tables before anything else.
+            self.deferred.load(&self.conn)?;
+            self.deferred.apply(&self.conn)?;
+            self.redo_unread = false;
+            self.refresh_known()?;
+        }
+        let idle = jobs.is_empty();
+        // Held identity changes are applied before anything but ingestion, and when due.
+        let must_apply = idle
+            || self.deferred.due()
+            || (self.cache.idents.len() > CACHE_LIMIT)
+            || self.known.is_full();
         let mut failure = None;
         for job in jobs {
+            if !matches!(job, Job::Ingest { .. }) && failure.is_none() {
+                if let Err(e) = self.deferred.apply(&self.conn) {
+                    failure = Some(e);
+                }
+            }
             // After a storage failure the transaction is rolled back and every job answered with it.
             macro_rules! run {
                 ($reply:expr, $result:expr) => {{
@@ -454,7 +514,11 @@ impl Writer {
         if let Some(e) = failure {
             return Err(e);
         }
-        self.flush_seen()?;
+        if must_apply || self.deferred.due() {
+            self.deferred.apply(&self.conn)?;
+        } else {
+            self.deferred.log_transaction(&self.conn)?;
+        }
         self.flush_dropped()
     }
 
@@ -546,16 +610,6 @@ impl Writer {
         false
     }
 
-    fn flush_seen(&mut self) -> Result<(), StoreError> {
-        let mut seen: Vec<_> = self.cache.seen.drain().collect();
-        seen.sort_unstable_by_key(|s| s.0);
-        let mut stmt = self.conn.prepare_cached("UPDATE identifiers SET last_seen = ?1, last_source = ?2, last_channel = ?3 WHERE id = ?4")?;
-        for (id, (ts, source, channel)) in seen {
-            stmt.execute(params![ts, source, channel, id])?;
-        }
-        Ok(())
-    }
-
     fn flush_dropped(&mut self) -> Result<(), StoreError> {
         for (hash, n) in self.dropped.drain() {
             self.conn
@@ -576,6 +630,7 @@ impl Writer {
                 cache: &mut self.cache,
                 blocks: &self.blocks,
                 known: &self.known,
+                deferred: &self.deferred,
             };
             concierge_identity::plan(&mut graph, &ev.identifiers, &self.rules)?
         };
@@ -633,14 +688,21 @@ impl Writer {
             }
         }
         for id in &plan.attach {
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO identifiers (kind, value, profile_id, first_seen, last_seen, first_source, first_channel, last_source, last_channel)
-                     VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?5, ?6)",
-                )?
-                .execute(params![id.kind.as_str(), id.value, target, ev.ts, ev.source, ev.channel])?;
+            let row = self.next_ident_id()?;
+            self.deferred.push(
+                Op::Attach {
+                    id: row,
+                    kind: id.kind.as_str().to_string(),
+                    value: id.value.clone(),
+                    profile: target,
+                    ts: ev.ts,
+                    source: ev.source.clone(),
+                    channel: ev.channel.clone(),
+                },
+                true,
+            );
             let cached = CachedIdent {
-                id: self.conn.last_insert_rowid(),
+                id: row,
                 profile: target,
                 first_seen: ev.ts,
                 last_seen: ev.ts,
@@ -657,14 +719,16 @@ impl Writer {
             self.touch(id, ev.ts, &ev.source, &ev.channel)?;
         }
         for (key, value) in &ev.traits {
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO traits (profile_id, key, value, source, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (profile_id, key) DO UPDATE SET value = excluded.value, source = excluded.source,
-                       updated_at = excluded.updated_at
-                     WHERE excluded.updated_at >= traits.updated_at",
-                )?
-                .execute(params![target, key, value.to_string(), ev.source, ev.ts])?;
+            self.deferred.push(
+                Op::Trait {
+                    profile: target,
+                    key: key.clone(),
+                    value: value.to_string(),
+                    source: ev.source.clone(),
+                    ts: ev.ts,
+                },
+                true,
+            );
         }
         for consent in &ev.consents {
             let current =
@@ -674,6 +738,25 @@ impl Writer {
             }
         }
         Ok(Some((target, event_id)))
+    }
+
+    /// Hands out the next identifier id; the row itself is written when `deferred` is applied.
+    fn next_ident_id(&mut self) -> Result<i64, StoreError> {
+        let next = match self.next_ident {
+            Some(n) => n,
+            None => {
+                // AUTOINCREMENT's counter, so the ids of erased identifiers are not handed out again.
+                let top: i64 = self.conn.query_row(
+                    "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'identifiers'), 0),
+                                COALESCE((SELECT MAX(id) FROM identifiers), 0))",
+                    [],
+                    |r| r.get(0),
+                )?;
+                top + 1
+            }
+        };
+        self.next_ident = Some(next + 1);
+        Ok(next)
     }
 
     fn new_profile(&mut self, now: i64) -> Result<i64, StoreError> {
@@ -699,17 +782,32 @@ impl Writer {
         let Some(c) = self.cache.idents.get_mut(id) else {
             return Ok(());
         };
+        let sighting = |id: i64| (id, ts, source.to_string(), channel.to_string());
         if ts > c.last_seen + SEEN_RESOLUTION_MS {
             c.last_seen = ts;
-            self.conn
-                .prepare_cached("UPDATE identifiers SET last_seen = ?1, last_source = ?2, last_channel = ?3 WHERE id = ?4")?
-                .execute(params![ts, source, channel, c.id])?;
+            let (id, ts, source, channel) = sighting(c.id);
+            self.deferred.push(
+                Op::Last {
+                    id,
+                    ts,
+                    source,
+                    channel,
+                },
+                true,
+            );
         }
         if ts < c.first_seen {
             c.first_seen = ts;
-            self.conn
-                .prepare_cached("UPDATE identifiers SET first_seen = ?1, first_source = ?2, first_channel = ?3 WHERE id = ?4")?
-                .execute(params![ts, source, channel, c.id])?;
+            let (id, ts, source, channel) = sighting(c.id);
+            self.deferred.push(
+                Op::First {
+                    id,
+                    ts,
+                    source,
+                    channel,
+                },
+                true,
+            );
         }
         Ok(())
     }
@@ -1221,6 +1319,7 @@ struct TxGraph<'a> {
     cache: &'a mut Cache,
     blocks: &'a [(i64, i64)],
     known: &'a Bloom,
+    deferred: &'a Deferred,
 }
 
 impl Graph for TxGraph<'_> {
@@ -1268,6 +1367,19 @@ impl Graph for TxGraph<'_> {
             let (k, v) = row?;
             if let Some(k) = IdentifierKind::parse(&k) {
                 out.push(Identifier::from_stored(k, v));
+            }
+        }
+        // And those not yet written, of every profile in the cluster.
+        let members: Vec<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM profiles WHERE canonical_id = ?1")?
+            .query_map([root.0], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for m in members {
+            for (k, v) in self.deferred.identifiers_of(m) {
+                if let Some(k) = IdentifierKind::parse(k) {
+                    out.push(Identifier::from_stored(k, v.to_string()));
+                }
             }
         }
         self.cache.clusters.insert(root.0, out.clone());
