@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Changes gathered before the tables are brought up to date.
-pub(super) const FLUSH_OPS: usize = 150_000;
+pub(super) const FLUSH_OPS: usize = 300_000;
 /// Longest a change waits in memory (it is on disk in the redo log meanwhile).
-pub(super) const FLUSH_AFTER: Duration = Duration::from_millis(1_000);
+pub(super) const FLUSH_AFTER: Duration = Duration::from_millis(2_000);
 /// Rows per multi-row statement when applying.
 const CHUNK: usize = 64;
 
