@@ -73,6 +73,16 @@ struct Sighting {
     channel: String,
 }
 
+impl Sighting {
+    fn new(ts: i64, source: &str, channel: &str) -> Self {
+        Sighting {
+            ts,
+            source: source.to_string(),
+            channel: channel.to_string(),
+        }
+    }
+}
+
 /// A trait's newest value: (value as JSON, source, time).
 type TraitValue = (String, String, i64);
 
@@ -127,11 +137,7 @@ impl Deferred {
                 source,
                 channel,
             } => {
-                let seen = Sighting {
-                    ts: *ts,
-                    source: source.clone(),
-                    channel: channel.clone(),
-                };
+                let seen = Sighting::new(*ts, source, channel);
                 self.by_profile.entry(*profile).or_default().push(*id);
                 self.idents.insert(
                     *id,
@@ -156,11 +162,7 @@ impl Deferred {
                 source,
                 channel,
             } => {
-                let seen = Sighting {
-                    ts: *ts,
-                    source: source.clone(),
-                    channel: channel.clone(),
-                };
+                let seen = Sighting::new(*ts, source, channel);
                 let first = matches!(op, Op::First { .. });
                 match (self.idents.get_mut(id), first) {
                     (Some(n), true) => n.first = seen,
