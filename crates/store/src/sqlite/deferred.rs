@@ -4,7 +4,7 @@
 //! come, these land on random pages of the identifier and trait indexes, and every group commit
 //! wrote those pages whole into the WAL again: four times the bytes of the events themselves.
 //! The writer keeps them here instead. Each transaction appends the changes it made as one
-//! `identity_redo` row, so a committed answer still means everything is on disk; the tables are
+//! `identity_redo` row (a compact binary record), so a committed answer still means everything is on disk; the tables are
 //! brought up to date in one sorted pass when enough has gathered, after a quiet moment, before
 //! any job other than ingestion, and before any read (the store's read barrier). A writer that
 //! finds redo rows it does not hold (after a crash, or written by another process) applies them
@@ -23,6 +23,8 @@ pub(super) const FLUSH_OPS: usize = 300_000;
 pub(super) const FLUSH_AFTER: Duration = Duration::from_millis(2_000);
 /// Rows per multi-row statement when applying.
 const CHUNK: usize = 64;
+/// First byte of a binary redo row (older rows are JSON text).
+const REDO_V1: u8 = 0xB1;
 
 /// One identity change, as kept in the redo log.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -73,16 +75,6 @@ struct Sighting {
     channel: String,
 }
 
-impl Sighting {
-    fn new(ts: i64, source: &str, channel: &str) -> Self {
-        Sighting {
-            ts,
-            source: source.to_string(),
-            channel: channel.to_string(),
-        }
-    }
-}
-
 /// A trait's newest value: (value as JSON, source, time).
 type TraitValue = (String, String, i64);
 
@@ -102,8 +94,8 @@ pub(super) struct Deferred {
     last: HashMap<i64, Sighting>,
     first: HashMap<i64, Sighting>,
     traits: HashMap<(i64, String), TraitValue>,
-    /// This transaction's changes, for its redo row.
-    log: Vec<Op>,
+    /// This transaction's changes, encoded for its redo row.
+    log: Vec<u8>,
     changes: usize,
     since: Option<Instant>,
 }
@@ -127,7 +119,10 @@ impl Deferred {
     pub(super) fn push(&mut self, op: Op, logged: bool) {
         self.changes += 1;
         self.since.get_or_insert_with(Instant::now);
-        match &op {
+        if logged {
+            encode(&mut self.log, &op);
+        }
+        match op {
             Op::Attach {
                 id,
                 kind,
@@ -137,14 +132,18 @@ impl Deferred {
                 source,
                 channel,
             } => {
-                let seen = Sighting::new(*ts, source, channel);
-                self.by_profile.entry(*profile).or_default().push(*id);
+                let seen = Sighting {
+                    ts,
+                    source,
+                    channel,
+                };
+                self.by_profile.entry(profile).or_default().push(id);
                 self.idents.insert(
-                    *id,
+                    id,
                     NewIdent {
-                        kind: kind.clone(),
-                        value: value.clone(),
-                        profile: *profile,
+                        kind,
+                        value,
+                        profile,
                         first: seen.clone(),
                         last: seen,
                     },
@@ -155,23 +154,34 @@ impl Deferred {
                 ts,
                 source,
                 channel,
+            } => {
+                let seen = Sighting {
+                    ts,
+                    source,
+                    channel,
+                };
+                match self.idents.get_mut(&id) {
+                    Some(n) => n.last = seen,
+                    None => {
+                        self.last.insert(id, seen);
+                    }
+                }
             }
-            | Op::First {
+            Op::First {
                 id,
                 ts,
                 source,
                 channel,
             } => {
-                let seen = Sighting::new(*ts, source, channel);
-                let first = matches!(op, Op::First { .. });
-                match (self.idents.get_mut(id), first) {
-                    (Some(n), true) => n.first = seen,
-                    (Some(n), false) => n.last = seen,
-                    (None, true) => {
-                        self.first.insert(*id, seen);
-                    }
-                    (None, false) => {
-                        self.last.insert(*id, seen);
+                let seen = Sighting {
+                    ts,
+                    source,
+                    channel,
+                };
+                match self.idents.get_mut(&id) {
+                    Some(n) => n.first = seen,
+                    None => {
+                        self.first.insert(id, seen);
                     }
                 }
             }
@@ -181,21 +191,15 @@ impl Deferred {
                 value,
                 source,
                 ts,
-            } => {
-                let slot = self.traits.entry((*profile, key.clone()));
-                match slot {
-                    std::collections::hash_map::Entry::Occupied(mut o) if o.get().2 <= *ts => {
-                        o.insert((value.clone(), source.clone(), *ts));
-                    }
-                    std::collections::hash_map::Entry::Occupied(_) => {}
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert((value.clone(), source.clone(), *ts));
-                    }
+            } => match self.traits.entry((profile, key)) {
+                std::collections::hash_map::Entry::Occupied(mut o) if o.get().2 <= ts => {
+                    o.insert((value, source, ts));
                 }
-            }
-        }
-        if logged {
-            self.log.push(op);
+                std::collections::hash_map::Entry::Occupied(_) => {}
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert((value, source, ts));
+                }
+            },
         }
     }
 
@@ -214,10 +218,11 @@ impl Deferred {
         if self.log.is_empty() {
             return Ok(());
         }
-        let ops = serde_json::to_string(&self.log)
-            .map_err(|e| StoreError::Backend(format!("redo log: {e}")))?;
+        let mut row = Vec::with_capacity(self.log.len() + 1);
+        row.push(REDO_V1);
+        row.extend_from_slice(&self.log);
         conn.prepare_cached("INSERT INTO identity_redo (ops) VALUES (?1)")?
-            .execute([ops])?;
+            .execute([row])?;
         self.log.clear();
         Ok(())
     }
@@ -225,12 +230,21 @@ impl Deferred {
     /// Reads every redo row into memory (they are applied and removed by the next [`apply`]).
     pub(super) fn load(&mut self, conn: &Connection) -> Result<usize, StoreError> {
         let mut stmt = conn.prepare("SELECT ops FROM identity_redo ORDER BY id")?;
-        let rows: Vec<String> = stmt
+        let rows: Vec<Value> = stmt
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
+        let unreadable = |e: String| StoreError::Backend(format!("unreadable redo row: {e}"));
         for row in &rows {
-            let ops: Vec<Op> = serde_json::from_str(row)
-                .map_err(|e| StoreError::Backend(format!("unreadable redo row: {e}")))?;
+            let ops = match row {
+                Value::Blob(b) if b.first() == Some(&REDO_V1) => {
+                    decode(&b[1..]).map_err(unreadable)?
+                }
+                // Rows written before the binary format.
+                Value::Text(t) => {
+                    serde_json::from_str::<Vec<Op>>(t).map_err(|e| unreadable(e.to_string()))?
+                }
+                _ => return Err(unreadable("unknown format".into())),
+            };
             for op in ops {
                 self.push(op, false);
             }
@@ -245,18 +259,18 @@ impl Deferred {
         }
         let mut idents: Vec<(i64, NewIdent)> = self.idents.drain().collect();
         idents.sort_unstable_by(|a, b| (&a.1.kind, &a.1.value).cmp(&(&b.1.kind, &b.1.value)));
-        let rows = idents.iter().map(|(id, n)| {
+        let rows = idents.into_iter().map(|(id, n)| {
             vec![
-                Value::Integer(*id),
-                Value::Text(n.kind.clone()),
-                Value::Text(n.value.clone()),
+                Value::Integer(id),
+                Value::Text(n.kind),
+                Value::Text(n.value),
                 Value::Integer(n.profile),
                 Value::Integer(n.first.ts),
                 Value::Integer(n.last.ts),
-                Value::Text(n.first.source.clone()),
-                Value::Text(n.first.channel.clone()),
-                Value::Text(n.last.source.clone()),
-                Value::Text(n.last.channel.clone()),
+                Value::Text(n.first.source),
+                Value::Text(n.first.channel),
+                Value::Text(n.last.source),
+                Value::Text(n.last.channel),
             ]
         });
         insert_rows(
@@ -299,9 +313,163 @@ impl Deferred {
         )?;
         conn.prepare_cached("DELETE FROM identity_redo")?
             .execute([])?;
-        *self = Deferred::default();
+        self.clear();
         Ok(())
     }
+
+    /// Forgets everything held, keeping the allocations for the next round.
+    pub(super) fn clear(&mut self) {
+        self.idents.clear();
+        self.by_profile.clear();
+        self.last.clear();
+        self.first.clear();
+        self.traits.clear();
+        self.log.clear();
+        self.changes = 0;
+        self.since = None;
+    }
+}
+
+// ---- the redo row's binary format: a tag byte per change, integers as 8 bytes little-endian,
+// strings as a 4-byte length and their bytes. ----
+
+fn put_i64(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn encode(out: &mut Vec<u8>, op: &Op) {
+    match op {
+        Op::Attach {
+            id,
+            kind,
+            value,
+            profile,
+            ts,
+            source,
+            channel,
+        } => {
+            out.push(b'a');
+            put_i64(out, *id);
+            put_str(out, kind);
+            put_str(out, value);
+            put_i64(out, *profile);
+            put_i64(out, *ts);
+            put_str(out, source);
+            put_str(out, channel);
+        }
+        Op::Last {
+            id,
+            ts,
+            source,
+            channel,
+        }
+        | Op::First {
+            id,
+            ts,
+            source,
+            channel,
+        } => {
+            out.push(if matches!(op, Op::Last { .. }) {
+                b'l'
+            } else {
+                b'f'
+            });
+            put_i64(out, *id);
+            put_i64(out, *ts);
+            put_str(out, source);
+            put_str(out, channel);
+        }
+        Op::Trait {
+            profile,
+            key,
+            value,
+            source,
+            ts,
+        } => {
+            out.push(b't');
+            put_i64(out, *profile);
+            put_str(out, key);
+            put_str(out, value);
+            put_str(out, source);
+            put_i64(out, *ts);
+        }
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+        if self.0.len() < n {
+            return Err("truncated".into());
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+    fn byte(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+    fn i64(&mut self) -> Result<i64, String> {
+        let b = self.take(8)?;
+        Ok(i64::from_le_bytes(b.try_into().map_err(|_| "truncated")?))
+    }
+    fn str(&mut self) -> Result<String, String> {
+        let b = self.take(4)?;
+        let n = u32::from_le_bytes(b.try_into().map_err(|_| "truncated")?) as usize;
+        String::from_utf8(self.take(n)?.to_vec()).map_err(|e| e.to_string())
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<Vec<Op>, String> {
+    let mut r = Reader(bytes);
+    let mut ops = Vec::new();
+    while !r.0.is_empty() {
+        let op = match r.byte()? {
+            b'a' => Op::Attach {
+                id: r.i64()?,
+                kind: r.str()?,
+                value: r.str()?,
+                profile: r.i64()?,
+                ts: r.i64()?,
+                source: r.str()?,
+                channel: r.str()?,
+            },
+            tag @ (b'l' | b'f') => {
+                let (id, ts, source, channel) = (r.i64()?, r.i64()?, r.str()?, r.str()?);
+                if tag == b'l' {
+                    Op::Last {
+                        id,
+                        ts,
+                        source,
+                        channel,
+                    }
+                } else {
+                    Op::First {
+                        id,
+                        ts,
+                        source,
+                        channel,
+                    }
+                }
+            }
+            b't' => Op::Trait {
+                profile: r.i64()?,
+                key: r.str()?,
+                value: r.str()?,
+                source: r.str()?,
+                ts: r.i64()?,
+            },
+            t => return Err(format!("unknown change tag {t}")),
+        };
+        ops.push(op);
+    }
+    Ok(ops)
 }
 
 /// Runs `head VALUES (…), (…) tail` over `rows`, `CHUNK` rows a statement.
@@ -563,5 +731,43 @@ mod tests {
             )
             .unwrap();
         assert_eq!(plan, "b");
+    }
+    #[test]
+    fn redo_rows_round_trip_and_bad_ones_are_refused() {
+        let ops = vec![
+            op_attach(1, "ana@example.com", 2, 3),
+            Op::Trait {
+                profile: 2,
+                key: "plan".into(),
+                value: "\"gold\" שלום".into(),
+                source: "s".into(),
+                ts: i64::MIN,
+            },
+            Op::Last {
+                id: 1,
+                ts: -5,
+                source: "".into(),
+                channel: "whatsapp".into(),
+            },
+        ];
+        let mut bytes = Vec::new();
+        for op in &ops {
+            encode(&mut bytes, op);
+        }
+        assert_eq!(decode(&bytes).unwrap(), ops);
+        // Cut anywhere inside the last change, it is refused rather than misread.
+        for cut in [1, 10, bytes.len() - 1] {
+            assert!(decode(&bytes[..bytes.len() - cut]).is_err());
+        }
+        assert!(decode(b"z").is_err());
+
+        // Rows from before the binary format (JSON text) are still read.
+        let conn = db();
+        let json = serde_json::to_string(&ops[..2]).unwrap();
+        conn.execute("INSERT INTO identity_redo (ops) VALUES (?1)", [json])
+            .unwrap();
+        let mut d = Deferred::default();
+        assert_eq!(d.load(&conn).unwrap(), 1);
+        assert_eq!(d.changes, 2);
     }
 }
