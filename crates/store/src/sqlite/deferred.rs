@@ -122,6 +122,7 @@ impl Deferred {
         if logged {
             encode(&mut self.log, &op);
         }
+        let first = matches!(op, Op::First { .. });
         match op {
             Op::Attach {
                 id,
@@ -154,20 +155,8 @@ impl Deferred {
                 ts,
                 source,
                 channel,
-            } => {
-                let seen = Sighting {
-                    ts,
-                    source,
-                    channel,
-                };
-                match self.idents.get_mut(&id) {
-                    Some(n) => n.last = seen,
-                    None => {
-                        self.last.insert(id, seen);
-                    }
-                }
             }
-            Op::First {
+            | Op::First {
                 id,
                 ts,
                 source,
@@ -178,10 +167,14 @@ impl Deferred {
                     source,
                     channel,
                 };
-                match self.idents.get_mut(&id) {
-                    Some(n) => n.first = seen,
-                    None => {
+                match (self.idents.get_mut(&id), first) {
+                    (Some(n), true) => n.first = seen,
+                    (Some(n), false) => n.last = seen,
+                    (None, true) => {
                         self.first.insert(id, seen);
+                    }
+                    (None, false) => {
+                        self.last.insert(id, seen);
                     }
                 }
             }
