@@ -4,11 +4,11 @@
 //! come, these land on random pages of the identifier and trait indexes, and every group commit
 //! wrote those pages whole into the WAL again: four times the bytes of the events themselves.
 //! The writer keeps them here instead. Each transaction appends the changes it made as one
-//! `identity_redo` row (a compact binary record), so a committed answer still means everything is on disk; the tables are
-//! brought up to date in one sorted pass when enough has gathered, after a quiet moment, before
-//! any job other than ingestion, and before any read (the store's read barrier). A writer that
-//! finds redo rows it does not hold (after a crash, or written by another process) applies them
-//! before anything else.
+//! `identity_redo` row (a compact binary record), so a committed answer still means everything
+//! is on disk; the tables are brought up to date in one sorted pass when enough has gathered,
+//! after a quiet moment, before any job other than ingestion, and before any read (the store's
+//! read barrier). A writer that finds redo rows it does not hold (after a crash, or written by
+//! another process) applies them before anything else.
 
 use crate::StoreError;
 use rusqlite::{params_from_iter, types::Value, Connection};
@@ -311,7 +311,7 @@ impl Deferred {
     }
 
     /// Forgets everything held, keeping the allocations for the next round.
-    pub(super) fn clear(&mut self) {
+    fn clear(&mut self) {
         self.idents.clear();
         self.by_profile.clear();
         self.last.clear();
