@@ -5,12 +5,15 @@
 //!     indexes, same pragmas and page cache) with one prepared statement in transactions of 10,000
 //!     rows — the fastest plain loop, with no HTTP, parsing or identity resolution.
 //! (b) Concierge through its real HTTP path: `/v1/batch` of 100 events over keep-alive connections.
+//! (b0) the same HTTP path and parsing over plain group-committed inserts, no identity work
+//!     (`bench/ceiling.rs`): how far HTTP and commit sizes alone keep (b) from (a).
 //! (c) single-event `/v1/track` requests on 64 concurrent connections.
 //! (d) the 360° view (`GET /api/v1/customers/{id}`) after all of the above, p50 and p99.
 //!
 //! The events are realistic (≈300 bytes, ~100k customers, anonymous browsing, logins that attach
 //! identifiers, second devices whose identify call merges two profiles).
 
+mod ceiling;
 mod desk;
 pub use desk::{desk, DeskArgs};
 
@@ -317,6 +320,60 @@ impl Conn {
     }
 }
 
+/// The load generator of (b): `/v1/batch` of 100 of `messages` over `connections` keep-alive
+/// connections, retrying on 429; returns how many events were accepted.
+async fn send_batches(
+    addr: &str,
+    basic: &str,
+    messages: &Arc<Vec<String>>,
+    connections: usize,
+) -> Result<usize> {
+    let batches = messages.len().div_ceil(100);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..connections.max(1) {
+        let (messages, next, addr, basic) = (
+            messages.clone(),
+            next.clone(),
+            addr.to_string(),
+            basic.to_string(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(&addr).await?;
+            let mut accepted = 0usize;
+            loop {
+                let b = next.fetch_add(1, Ordering::Relaxed);
+                if b >= batches {
+                    return Ok::<usize, anyhow::Error>(accepted);
+                }
+                let items = &messages[b * 100..((b + 1) * 100).min(messages.len())];
+                let body = format!(r#"{{"batch":[{}]}}"#, items.join(","));
+                loop {
+                    let (status, resp) = conn
+                        .send("POST", "/v1/batch", &basic, body.as_bytes())
+                        .await?;
+                    match status {
+                        200 => {
+                            let v: serde_json::Value = serde_json::from_slice(&resp)?;
+                            accepted += v["accepted"].as_u64().unwrap_or(0) as usize;
+                            break;
+                        }
+                        429 => tokio::time::sleep(Duration::from_millis(5)).await,
+                        s => {
+                            anyhow::bail!("batch answered {s}: {}", String::from_utf8_lossy(&resp))
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    let mut accepted = 0;
+    for task in tasks {
+        accepted += task.await??;
+    }
+    Ok(accepted)
+}
+
 /// The value at fraction `p` (0–1) of sorted values, by nearest rank; 0 when there are none.
 pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -388,7 +445,7 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
         "generating {} events for {customers} customers…",
         args.events
     ));
-    let messages = generate(args.events, customers, 0x5eed, "b");
+    let messages = Arc::new(generate(args.events, customers, 0x5eed, "b"));
     let avg_bytes =
         messages.iter().map(|m| m.len()).sum::<usize>() as f64 / messages.len().max(1) as f64;
 
@@ -399,6 +456,17 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
     let raw_written = before
         .and_then(|b| b.until(Usage::now()))
         .map(|u| u.written / raw_rows.max(1) as f64);
+
+    log("(b0) ceiling: the HTTP path and parsing, group-committed plain inserts…");
+    let (ceiling_addr, ceiling) = ceiling::start(&tmp.join("ceiling.db")).await?;
+    let before = Usage::now();
+    let t = Instant::now();
+    let ceiling_rows = send_batches(&ceiling_addr, "", &messages, args.batch_connections).await?;
+    let ceiling_secs = t.elapsed().as_secs_f64();
+    let ceiling_rate = ceiling_rows as f64 / ceiling_secs;
+    let ceiling_usage = before.and_then(|b| b.until(Usage::now()));
+    let ceiling_cpu_us = ceiling_usage.map(|u| u.cpu_s * 1e6 / ceiling_rows.max(1) as f64);
+    ceiling.stop().await;
 
     let mut direct_rate = None;
     if args.direct {
@@ -433,48 +501,9 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
         )
     };
 
-    let messages = Arc::new(messages);
-    let batches = messages.len().div_ceil(100);
-    let next = Arc::new(AtomicUsize::new(0));
     let before = Usage::now();
     let t = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..args.batch_connections.max(1) {
-        let (messages, next, addr, basic) =
-            (messages.clone(), next.clone(), addr.clone(), basic.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut conn = Conn::open(&addr).await?;
-            let mut accepted = 0usize;
-            loop {
-                let b = next.fetch_add(1, Ordering::Relaxed);
-                if b >= batches {
-                    return Ok::<usize, anyhow::Error>(accepted);
-                }
-                let items = &messages[b * 100..((b + 1) * 100).min(messages.len())];
-                let body = format!(r#"{{"batch":[{}]}}"#, items.join(","));
-                loop {
-                    let (status, resp) = conn
-                        .send("POST", "/v1/batch", &basic, body.as_bytes())
-                        .await?;
-                    match status {
-                        200 => {
-                            let v: serde_json::Value = serde_json::from_slice(&resp)?;
-                            accepted += v["accepted"].as_u64().unwrap_or(0) as usize;
-                            break;
-                        }
-                        429 => tokio::time::sleep(Duration::from_millis(5)).await,
-                        s => {
-                            anyhow::bail!("batch answered {s}: {}", String::from_utf8_lossy(&resp))
-                        }
-                    }
-                }
-            }
-        }));
-    }
-    let mut http_accepted = 0;
-    for task in tasks {
-        http_accepted += task.await??;
-    }
+    let http_accepted = send_batches(&addr, &basic, &messages, args.batch_connections).await?;
     // Counted until the identity tables hold everything too, not only the events.
     store.settle().await?;
     let batch_secs = t.elapsed().as_secs_f64();
@@ -575,6 +604,9 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
                 "raw_sqlite_events_per_s": raw_rate.round(),
                 "raw_sqlite_rows": raw_rows,
                 "http_batch_events_per_s": batch_rate.round(),
+                "http_ceiling_events_per_s": ceiling_rate.round(),
+                "ceiling_ratio": (ceiling_rate / raw_rate * 1000.0).round() / 1000.0,
+                "http_ceiling_cpu_us_per_event": ceiling_cpu_us.map(|c| (c * 10.0).round() / 10.0),
                 "store_direct_events_per_s": direct_rate.map(f64::round),
                 "http_batch_seconds": batch_secs,
                 "ratio": (ratio * 1000.0).round() / 1000.0,
@@ -616,6 +648,21 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
             "  {:<58} {:>14.2}   goal >= 0.70",
             "    ratio (b)/(a)", ratio
         );
+        println!(
+            "  {:<58} {:>10.0} ev/s",
+            "(b0) same HTTP and parsing, plain group commits, no identity", ceiling_rate
+        );
+        println!(
+            "  {:<58} {:>14.2}",
+            "    ratio (b0)/(a)",
+            ceiling_rate / raw_rate
+        );
+        if let Some(cpu) = ceiling_cpu_us {
+            println!(
+                "  {:<58} {:>8.1} µs",
+                "    (b0) CPU per event, all threads", cpu
+            );
+        }
         if let Some(d) = direct_rate {
             println!(
                 "  {:<58} {:>10.0} ev/s",

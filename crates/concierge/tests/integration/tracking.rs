@@ -530,3 +530,47 @@ fn official_node_client_delivers_every_call_type() {
         .unwrap();
     assert_eq!(phone["value"], "+5521987654321");
 }
+
+/// The ingest benchmark runs end to end on a small load and reports every figure the README
+/// quotes, each consistent with the others (its speed is not judged here).
+#[test]
+fn ingest_benchmark_reports_every_figure() {
+    let out = Command::new(crate::helpers::bin())
+        .args([
+            "bench",
+            "ingest",
+            "--events",
+            "3000",
+            "--track-requests",
+            "200",
+        ])
+        .args(["--views", "20", "--direct", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "raw_sqlite_events_per_s",
+        "http_batch_events_per_s",
+        "http_ceiling_events_per_s",
+        "store_direct_events_per_s",
+        "single_track_requests_per_s",
+        "view_p50_ms",
+        "view_p99_ms",
+    ] {
+        assert!(v[key].as_f64().unwrap() > 0.0, "{key} missing in {v}");
+    }
+    assert_eq!(v["raw_sqlite_rows"], 3000);
+    assert_eq!(v["single_track_requests"], 200);
+    assert_eq!(v["views"], 20);
+    // Every event of (b) and (c) is in the store, each once.
+    assert_eq!(v["events_stored"], 3200);
+    let ratio = v["http_batch_events_per_s"].as_f64().unwrap()
+        / v["raw_sqlite_events_per_s"].as_f64().unwrap();
+    assert!((v["ratio"].as_f64().unwrap() - ratio).abs() < 0.01, "{v}");
+    assert!(v["view_p50_ms"].as_f64() <= v["view_p99_ms"].as_f64());
+}

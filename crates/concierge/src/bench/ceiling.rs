@@ -1,0 +1,105 @@
+//! (b0) What (b) would be without the identity work: the same HTTP stack and Segment parsing,
+//! answering after a group commit of plain inserts into the same `events` table, with no identity
+//! resolution, profiles, traits, consent or key checks. The distance from (b) to (b0) is what the
+//! identity work costs under HTTP; the distance from (b0) to (a) is what HTTP, parsing and
+//! commits of the size that concurrent requests make cost.
+
+use anyhow::Result;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use concierge_segment::{parse, to_events, Call, IngestContext, Limits};
+use concierge_store::sqlite::schema;
+use concierge_types::NewEvent;
+use rusqlite::params;
+use std::path::Path;
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+type Job = (Vec<NewEvent>, oneshot::Sender<Result<usize, String>>);
+
+/// Starts the inserting thread and the HTTP server; returns the address and the server's stop.
+pub(super) async fn start(db: &Path) -> Result<(String, super::Running)> {
+    let mut conn = rusqlite::Connection::open(db)?;
+    schema::configure(&conn)?;
+    conn.execute_batch(schema::EVENTS_TABLE)?;
+    let (tx, rx) = mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name("ceiling-writer".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut jobs = vec![first];
+                jobs.extend(rx.try_iter());
+                let result = insert(&mut conn, &jobs);
+                for (events, reply) in jobs {
+                    let _ = reply.send(result.clone().map(|()| events.len()));
+                }
+            }
+        })?;
+    let app = Router::new().route("/v1/batch", post(batch)).with_state(tx);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?.to_string();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(concierge_server::serve(listener, app, async {
+        let _ = stopped.await;
+    }));
+    Ok((addr, super::Running { stop, task }))
+}
+
+/// One group commit, with the statement the store uses for its events.
+fn insert(conn: &mut rusqlite::Connection, jobs: &[Job]) -> Result<(), String> {
+    let tx = conn.transaction().map_err(|e| e.to_string())?;
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT INTO events (profile_id, dedup_key, kind, name, channel, source, ts, received_at, consent, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (dedup_key) DO NOTHING",
+            )
+            .map_err(|e| e.to_string())?;
+        for e in jobs.iter().flat_map(|(events, _)| events) {
+            stmt.execute(params![
+                super::customer_of(e),
+                e.dedup_key,
+                e.kind.as_str(),
+                e.name,
+                e.channel,
+                e.source,
+                e.ts,
+                e.received_at,
+                e.consent_snapshot,
+                e.body
+            ])
+            .map_err(|e| e.to_string())?;
+        }
+    }
+    tx.commit().map_err(|e| e.to_string())
+}
+
+async fn batch(State(tx): State<mpsc::Sender<Job>>, body: Bytes) -> (StatusCode, String) {
+    let limits = Limits::default();
+    let request = match parse(Call::Batch, &body, &limits) {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.message),
+    };
+    let ctx = IngestContext {
+        source: "bench",
+        received_at: chrono::Utc::now().timestamp_millis(),
+        default_region: "BR",
+        limits,
+    };
+    let (events, _) = to_events(request, &ctx);
+    let (reply, answer) = oneshot::channel();
+    if tx.send((events, reply)).is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "stopped".into());
+    }
+    match answer.await {
+        Ok(Ok(n)) => (
+            StatusCode::OK,
+            format!(r#"{{"success":true,"accepted":{n}}}"#),
+        ),
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "stopped".into()),
+    }
+}
