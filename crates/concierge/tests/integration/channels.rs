@@ -755,7 +755,33 @@ fn email_in_and_out_and_one_customer_across_channels() {
     );
     let link = content["url"].as_str().unwrap().to_string();
     let path = &link[link.find("/media/").unwrap()..];
-    assert_eq!(s.request("GET", path, &[], b"").body, csv.as_bytes());
+    let whole = s.request("GET", path, &[], b"");
+    assert_eq!(whole.body, csv.as_bytes());
+    assert_eq!(whole.header("accept-ranges"), Some("bytes"));
+    // Players seek with single byte ranges; a range outside the file is refused with its size.
+    let etag = whole.header("etag").unwrap().to_string();
+    let part = s.request("GET", path, &[("Range", "bytes=7-11")], b"");
+    assert_eq!((part.status, part.body.as_slice()), (206, &b"valor"[..]));
+    assert_eq!(part.header("content-range"), Some("bytes 7-11/24"));
+    let tail = s.request(
+        "GET",
+        path,
+        &[("Range", "bytes=-6"), ("If-Range", &etag)],
+        b"",
+    );
+    assert_eq!((tail.status, tail.body.as_slice()), (206, &b"89,90\n"[..]));
+    let stale = s.request(
+        "GET",
+        path,
+        &[("Range", "bytes=-6"), ("If-Range", "\"old\"")],
+        b"",
+    );
+    assert_eq!((stale.status, stale.body.len()), (200, csv.len()));
+    let outside = s.request("GET", path, &[("Range", "bytes=24-")], b"");
+    assert_eq!(
+        (outside.status, outside.header("content-range")),
+        (416, Some("bytes */24"))
+    );
     // Refused: a program named as a PDF, a file that isn't base64, and both text and a file.
     for (body, code) in [
         (

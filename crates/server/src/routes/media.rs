@@ -104,18 +104,100 @@ async fn serve(
     Ok(respond(file, &headers))
 }
 
+/// What a `Range` header asks of a representation of `len` bytes (RFC 9110 §14).
+#[derive(Debug, PartialEq, Eq)]
+enum Ranged {
+    /// No usable range (none, another unit, several ranges, bad syntax): the whole file.
+    Whole,
+    /// Bytes `start..=end`.
+    Part { start: usize, end: usize },
+    /// A well-formed range that lies outside the file: 416.
+    Unsatisfiable,
+}
+
+/// One range of bytes (`first-last`, `first-` or `-suffix`). Several ranges would need a
+/// multipart answer, which players don't ask for; they get the whole file, as the RFC allows.
+fn byte_range(value: &str, len: usize) -> Ranged {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return Ranged::Whole;
+    };
+    if spec.contains(',') {
+        return Ranged::Whole;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return Ranged::Whole;
+    };
+    let number = |s: &str| -> Option<usize> {
+        let s = s.trim();
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().unwrap_or(usize::MAX))
+    };
+    match (number(first), number(last), last.trim().is_empty()) {
+        // The last `n` bytes.
+        (None, Some(n), _) if first.trim().is_empty() => match (n, len) {
+            (0, _) | (_, 0) => Ranged::Unsatisfiable,
+            (n, len) => Ranged::Part {
+                start: len - n.min(len),
+                end: len - 1,
+            },
+        },
+        (Some(start), None, true) if start < len => Ranged::Part {
+            start,
+            end: len - 1,
+        },
+        (Some(start), Some(end), _) if start <= end && start < len => Ranged::Part {
+            start,
+            end: end.min(len - 1),
+        },
+        (Some(start), Some(end), _) if start <= end => Ranged::Unsatisfiable,
+        (Some(_), None, true) => Ranged::Unsatisfiable,
+        _ => Ranged::Whole,
+    }
+}
+
 /// The file with its checked type, never to be run by a browser: `nosniff`, a sandboxing CSP, a
-/// download unless it is a picture, audio or video. Its SHA-256 is its `ETag`.
+/// download unless it is a picture, audio or video. Its SHA-256 is its `ETag`. A single byte
+/// range is answered with 206, so players can seek in audio and video (Safari won't play a video
+/// without it).
 pub(crate) fn respond(file: Attachment, headers: &HeaderMap) -> Response {
     let etag = format!("\"{}\"", file.sha256);
-    let cached = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let header_text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let cached =
+        header_text(header::IF_NONE_MATCH).is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    // `If-Range` with another version (or a date, which we don't keep): the whole file.
+    let range = match (header_text(header::RANGE), header_text(header::IF_RANGE)) {
+        (Some(r), None) => byte_range(r, file.data.len()),
+        (Some(r), Some(v)) if v.trim() == etag => byte_range(r, file.data.len()),
+        _ => Ranged::Whole,
+    };
+    let len = file.data.len();
     let mut response = if cached {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        (StatusCode::OK, file.data).into_response()
+        match range {
+            Ranged::Whole => (StatusCode::OK, file.data).into_response(),
+            Ranged::Part { start, end } => {
+                let mut data = file.data;
+                data.truncate(end + 1);
+                data.drain(..start);
+                let mut r = (StatusCode::PARTIAL_CONTENT, data).into_response();
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+                    r.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                r
+            }
+            Ranged::Unsatisfiable => {
+                let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                    r.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                return r;
+            }
+        }
     };
     let inline = ["image/", "audio/", "video/"]
         .iter()
@@ -147,6 +229,7 @@ pub(crate) fn respond(file: Attachment, headers: &HeaderMap) -> Response {
     h.insert(header::CONTENT_TYPE, value(&kind));
     h.insert(header::CONTENT_DISPOSITION, value(&disposition));
     h.insert(header::ETAG, value(&etag));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -180,5 +263,34 @@ mod tests {
         assert!(is_id(id));
         assert!(!is_id("0123456789ABCDEF0123456789abcdef"));
         assert!(!is_id("../../etc/passwd"));
+    }
+
+    #[test]
+    fn byte_ranges() {
+        use Ranged::*;
+        let part = |start, end| Part { start, end };
+        for (value, len, want) in [
+            ("bytes=0-99", 1000, part(0, 99)),
+            ("bytes=100-", 1000, part(100, 999)),
+            ("bytes=-100", 1000, part(900, 999)),
+            ("bytes=-5000", 1000, part(0, 999)),
+            ("bytes=900-5000", 1000, part(900, 999)),
+            ("bytes=999-999", 1000, part(999, 999)),
+            (" bytes= 1 - 2 ", 1000, part(1, 2)),
+            ("bytes=1000-", 1000, Unsatisfiable),
+            ("bytes=1000-2000", 1000, Unsatisfiable),
+            ("bytes=-0", 1000, Unsatisfiable),
+            ("bytes=0-", 0, Unsatisfiable),
+            ("bytes=99999999999999999999999-", 1000, Unsatisfiable),
+            ("bytes=5-1", 1000, Whole),
+            ("bytes=0-1,5-6", 1000, Whole),
+            ("items=0-1", 1000, Whole),
+            ("bytes=a-b", 1000, Whole),
+            ("bytes=-", 1000, Whole),
+            ("bytes=+1-2", 1000, Whole),
+            ("bytes=1", 1000, Whole),
+        ] {
+            assert_eq!(byte_range(value, len), want, "{value:?} of {len}");
+        }
     }
 }
