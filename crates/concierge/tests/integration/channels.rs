@@ -777,6 +777,12 @@ fn email_in_and_out_and_one_customer_across_channels() {
         b"",
     );
     assert_eq!((stale.status, stale.body.len()), (200, csv.len()));
+    let head = s.request("HEAD", path, &[("Range", "bytes=7-11")], b"");
+    assert_eq!(
+        (head.status, head.body.len()),
+        (200, 0),
+        "Range is for GET only"
+    );
     let outside = s.request("GET", path, &[("Range", "bytes=24-")], b"");
     assert_eq!(
         (outside.status, outside.header("content-range")),

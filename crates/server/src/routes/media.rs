@@ -12,7 +12,7 @@ use super::Path;
 use crate::error::Failure;
 use crate::SharedState;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -95,13 +95,14 @@ pub(crate) async fn load(s: &SharedState, id: String) -> Result<Attachment, Fail
 async fn serve(
     State(s): State<SharedState>,
     Path((id, _name)): Path<(String, String)>,
+    method: Method,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
     let file = load(&s, id).await?;
     if file.private {
         return Err(Failure::new(ErrorCode::AttachmentNotFound, "no such file"));
     }
-    Ok(respond(file, &headers))
+    Ok(respond(file, &method, &headers))
 }
 
 /// What a `Range` header asks of a representation of `len` bytes (RFC 9110 §14).
@@ -118,7 +119,13 @@ enum Ranged {
 /// One range of bytes (`first-last`, `first-` or `-suffix`). Several ranges would need a
 /// multipart answer, which players don't ask for; they get the whole file, as the RFC allows.
 fn byte_range(value: &str, len: usize) -> Ranged {
-    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+    // The unit is case-insensitive.
+    let Some(spec) = value
+        .trim()
+        .split_once('=')
+        .filter(|(unit, _)| unit.trim().eq_ignore_ascii_case("bytes"))
+        .map(|(_, spec)| spec)
+    else {
         return Ranged::Whole;
     };
     if spec.contains(',') {
@@ -158,8 +165,8 @@ fn byte_range(value: &str, len: usize) -> Ranged {
 /// The file with its checked type, never to be run by a browser: `nosniff`, a sandboxing CSP, a
 /// download unless it is a picture, audio or video. Its SHA-256 is its `ETag`. A single byte
 /// range is answered with 206, so players can seek in audio and video (Safari won't play a video
-/// without it).
-pub(crate) fn respond(file: Attachment, headers: &HeaderMap) -> Response {
+/// without it). `Range` only counts for GET: a HEAD answer describes the whole file.
+pub(crate) fn respond(file: Attachment, method: &Method, headers: &HeaderMap) -> Response {
     let etag = format!("\"{}\"", file.sha256);
     let header_text = |name| {
         headers
@@ -170,6 +177,7 @@ pub(crate) fn respond(file: Attachment, headers: &HeaderMap) -> Response {
         header_text(header::IF_NONE_MATCH).is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
     // `If-Range` with another version (or a date, which we don't keep): the whole file.
     let range = match (header_text(header::RANGE), header_text(header::IF_RANGE)) {
+        _ if method != Method::GET => Ranged::Whole,
         (Some(r), None) => byte_range(r, file.data.len()),
         (Some(r), Some(v)) if v.trim() == etag => byte_range(r, file.data.len()),
         _ => Ranged::Whole,
@@ -195,7 +203,7 @@ pub(crate) fn respond(file: Attachment, headers: &HeaderMap) -> Response {
                 if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
                     r.headers_mut().insert(header::CONTENT_RANGE, v);
                 }
-                return r;
+                r
             }
         }
     };
@@ -277,6 +285,7 @@ mod tests {
             ("bytes=900-5000", 1000, part(900, 999)),
             ("bytes=999-999", 1000, part(999, 999)),
             (" bytes= 1 - 2 ", 1000, part(1, 2)),
+            ("Bytes=0-0", 1000, part(0, 0)),
             ("bytes=1000-", 1000, Unsatisfiable),
             ("bytes=1000-2000", 1000, Unsatisfiable),
             ("bytes=-0", 1000, Unsatisfiable),

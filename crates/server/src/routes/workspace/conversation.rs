@@ -745,9 +745,10 @@ pub(super) async fn file(
     State(s): State<SharedState>,
     who: SignedIn,
     Path((id, _name)): Path<(String, String)>,
+    method: axum::http::Method,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
     let file = crate::routes::media::load(&s, id).await?;
     conversation_or_404(&s, &who, file.conversation_id).await?;
-    Ok(crate::routes::media::respond(file, &headers))
+    Ok(crate::routes::media::respond(file, &method, &headers))
 }
