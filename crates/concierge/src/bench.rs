@@ -458,15 +458,18 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
         .map(|u| u.written / raw_rows.max(1) as f64);
 
     log("(b0) ceiling: the HTTP path and parsing, group-committed plain inserts…");
-    let (ceiling_addr, ceiling) = ceiling::start(&tmp.join("ceiling.db")).await?;
+    let ceiling = ceiling::start(&tmp.join("ceiling.db")).await?;
     let before = Usage::now();
     let t = Instant::now();
-    let ceiling_rows = send_batches(&ceiling_addr, "", &messages, args.batch_connections).await?;
+    let ceiling_rows = send_batches(&ceiling.addr, "", &messages, args.batch_connections).await?;
     let ceiling_secs = t.elapsed().as_secs_f64();
     let ceiling_rate = ceiling_rows as f64 / ceiling_secs;
     let ceiling_usage = before.and_then(|b| b.until(Usage::now()));
     let ceiling_cpu_us = ceiling_usage.map(|u| u.cpu_s * 1e6 / ceiling_rows.max(1) as f64);
-    ceiling.stop().await;
+    ceiling.stop().await?;
+    for file in ["ceiling.db", "ceiling.db-wal", "ceiling.db-shm"] {
+        let _ = std::fs::remove_file(tmp.join(file));
+    }
 
     let mut direct_rate = None;
     if args.direct {
@@ -605,6 +608,7 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
                 "raw_sqlite_rows": raw_rows,
                 "http_batch_events_per_s": batch_rate.round(),
                 "http_ceiling_events_per_s": ceiling_rate.round(),
+                "http_ceiling_events": ceiling_rows,
                 "ceiling_ratio": (ceiling_rate / raw_rate * 1000.0).round() / 1000.0,
                 "http_ceiling_cpu_us_per_event": ceiling_cpu_us.map(|c| (c * 10.0).round() / 10.0),
                 "store_direct_events_per_s": direct_rate.map(f64::round),

@@ -20,32 +20,68 @@ use tokio::sync::oneshot;
 
 type Job = (Vec<NewEvent>, oneshot::Sender<Result<usize, String>>);
 
-/// Starts the inserting thread and the HTTP server; returns the address and the server's stop.
-pub(super) async fn start(db: &Path) -> Result<(String, super::Running)> {
+/// The running ceiling: its address, its server, and its writer (which closes its file when
+/// stopped, so its last checkpoint is not left to run during the next measurement).
+pub(super) struct Ceiling {
+    pub addr: String,
+    server: super::Running,
+    writer: std::thread::JoinHandle<()>,
+    stop: mpsc::Sender<Option<Job>>,
+}
+
+impl Ceiling {
+    pub async fn stop(self) -> Result<()> {
+        self.server.stop().await;
+        let _ = self.stop.send(None);
+        let writer = self.writer;
+        tokio::task::spawn_blocking(move || writer.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the ceiling's writer panicked"))
+    }
+}
+
+/// Starts the inserting thread and the HTTP server.
+pub(super) async fn start(db: &Path) -> Result<Ceiling> {
     let mut conn = rusqlite::Connection::open(db)?;
     schema::configure(&conn)?;
     conn.execute_batch(schema::EVENTS_TABLE)?;
-    let (tx, rx) = mpsc::channel::<Job>();
-    std::thread::Builder::new()
+    let (tx, rx) = mpsc::channel::<Option<Job>>();
+    let writer = std::thread::Builder::new()
         .name("ceiling-writer".into())
         .spawn(move || {
-            while let Ok(first) = rx.recv() {
+            while let Ok(Some(first)) = rx.recv() {
                 let mut jobs = vec![first];
-                jobs.extend(rx.try_iter());
+                let mut stop = false;
+                for job in rx.try_iter() {
+                    match job {
+                        Some(job) => jobs.push(job),
+                        None => stop = true,
+                    }
+                }
                 let result = insert(&mut conn, &jobs);
                 for (events, reply) in jobs {
                     let _ = reply.send(result.clone().map(|()| events.len()));
                 }
+                if stop {
+                    break;
+                }
             }
         })?;
-    let app = Router::new().route("/v1/batch", post(batch)).with_state(tx);
+    let app = Router::new()
+        .route("/v1/batch", post(batch))
+        .with_state(tx.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?.to_string();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(concierge_server::serve(listener, app, async {
         let _ = stopped.await;
     }));
-    Ok((addr, super::Running { stop, task }))
+    Ok(Ceiling {
+        addr,
+        server: super::Running { stop, task },
+        writer,
+        stop: tx,
+    })
 }
 
 /// One group commit, with the statement the store uses for its events.
@@ -77,7 +113,7 @@ fn insert(conn: &mut rusqlite::Connection, jobs: &[Job]) -> Result<(), String> {
     tx.commit().map_err(|e| e.to_string())
 }
 
-async fn batch(State(tx): State<mpsc::Sender<Job>>, body: Bytes) -> (StatusCode, String) {
+async fn batch(State(tx): State<mpsc::Sender<Option<Job>>>, body: Bytes) -> (StatusCode, String) {
     let limits = Limits::default();
     let request = match parse(Call::Batch, &body, &limits) {
         Ok(r) => r,
@@ -91,7 +127,7 @@ async fn batch(State(tx): State<mpsc::Sender<Job>>, body: Bytes) -> (StatusCode,
     };
     let (events, _) = to_events(request, &ctx);
     let (reply, answer) = oneshot::channel();
-    if tx.send((events, reply)).is_err() {
+    if tx.send(Some((events, reply))).is_err() {
         return (StatusCode::SERVICE_UNAVAILABLE, "stopped".into());
     }
     match answer.await {

@@ -565,6 +565,7 @@ fn ingest_benchmark_reports_every_figure() {
         assert!(v[key].as_f64().unwrap() > 0.0, "{key} missing in {v}");
     }
     assert_eq!(v["raw_sqlite_rows"], 3000);
+    assert_eq!(v["http_ceiling_events"], 3000);
     assert_eq!(v["single_track_requests"], 200);
     assert_eq!(v["views"], 20);
     // Every event of (b) and (c) is in the store, each once.
@@ -572,5 +573,11 @@ fn ingest_benchmark_reports_every_figure() {
     let ratio = v["http_batch_events_per_s"].as_f64().unwrap()
         / v["raw_sqlite_events_per_s"].as_f64().unwrap();
     assert!((v["ratio"].as_f64().unwrap() - ratio).abs() < 0.01, "{v}");
+    let ceiling = v["http_ceiling_events_per_s"].as_f64().unwrap()
+        / v["raw_sqlite_events_per_s"].as_f64().unwrap();
+    assert!(
+        (v["ceiling_ratio"].as_f64().unwrap() - ceiling).abs() < 0.01,
+        "{v}"
+    );
     assert!(v["view_p50_ms"].as_f64() <= v["view_p99_ms"].as_f64());
 }
