@@ -193,18 +193,7 @@ fn raw_sqlite(dir: &std::path::Path, messages: &[String]) -> Result<(f64, usize)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             for e in &events {
-                stmt.execute(params![
-                    customer_of(e),
-                    e.dedup_key,
-                    e.kind.as_str(),
-                    e.name,
-                    e.channel,
-                    e.source,
-                    e.ts,
-                    e.received_at,
-                    e.consent_snapshot,
-                    e.body
-                ])?;
+                insert_row(&mut stmt, e)?;
             }
         }
         tx.commit()?;
@@ -212,6 +201,23 @@ fn raw_sqlite(dir: &std::path::Path, messages: &[String]) -> Result<(f64, usize)
         rows += events.len();
     }
     Ok((rows as f64 / elapsed.as_secs_f64(), rows))
+}
+
+/// Inserts `e` with a statement taking the events table's ten columns in order, filed under its
+/// customer number.
+fn insert_row(stmt: &mut rusqlite::Statement, e: &NewEvent) -> rusqlite::Result<usize> {
+    stmt.execute(params![
+        customer_of(e),
+        e.dedup_key,
+        e.kind.as_str(),
+        e.name,
+        e.channel,
+        e.source,
+        e.ts,
+        e.received_at,
+        e.consent_snapshot,
+        e.body
+    ])
 }
 
 /// The customer number the generator gave an event (`user-12`, `anon-12-1` → 12): the baseline

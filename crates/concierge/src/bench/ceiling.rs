@@ -13,7 +13,6 @@ use axum::Router;
 use concierge_segment::{parse, to_events, Call, IngestContext, Limits};
 use concierge_store::sqlite::schema;
 use concierge_types::NewEvent;
-use rusqlite::params;
 use std::path::Path;
 use std::sync::mpsc;
 use tokio::sync::oneshot;
@@ -95,19 +94,7 @@ fn insert(conn: &mut rusqlite::Connection, jobs: &[Job]) -> Result<(), String> {
             )
             .map_err(|e| e.to_string())?;
         for e in jobs.iter().flat_map(|(events, _)| events) {
-            stmt.execute(params![
-                super::customer_of(e),
-                e.dedup_key,
-                e.kind.as_str(),
-                e.name,
-                e.channel,
-                e.source,
-                e.ts,
-                e.received_at,
-                e.consent_snapshot,
-                e.body
-            ])
-            .map_err(|e| e.to_string())?;
+            super::insert_row(&mut stmt, e).map_err(|e| e.to_string())?;
         }
     }
     tx.commit().map_err(|e| e.to_string())
