@@ -168,6 +168,7 @@ fn byte_range(value: &str, len: usize) -> Ranged {
 /// without it). `Range` only counts for GET: a HEAD answer describes the whole file.
 pub(crate) fn respond(file: Attachment, method: &Method, headers: &HeaderMap) -> Response {
     let etag = format!("\"{}\"", file.sha256);
+    let len = file.data.len();
     let header_text = |name| {
         headers
             .get(name)
@@ -178,20 +179,17 @@ pub(crate) fn respond(file: Attachment, method: &Method, headers: &HeaderMap) ->
     // `If-Range` with another version (or a date, which we don't keep): the whole file.
     let range = match (header_text(header::RANGE), header_text(header::IF_RANGE)) {
         _ if method != Method::GET => Ranged::Whole,
-        (Some(r), None) => byte_range(r, file.data.len()),
-        (Some(r), Some(v)) if v.trim() == etag => byte_range(r, file.data.len()),
+        (Some(r), None) => byte_range(r, len),
+        (Some(r), Some(v)) if v.trim() == etag => byte_range(r, len),
         _ => Ranged::Whole,
     };
-    let len = file.data.len();
     let mut response = if cached {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         match range {
             Ranged::Whole => (StatusCode::OK, file.data).into_response(),
             Ranged::Part { start, end } => {
-                let mut data = file.data;
-                data.truncate(end + 1);
-                data.drain(..start);
+                let data = axum::body::Bytes::from(file.data).slice(start..=end);
                 let mut r = (StatusCode::PARTIAL_CONTENT, data).into_response();
                 if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
                     r.headers_mut().insert(header::CONTENT_RANGE, v);
