@@ -239,7 +239,15 @@ struct Running {
 impl Running {
     /// Starts it; returns its address (`127.0.0.1:port`) and the handle that stops it.
     async fn start(store: Arc<SqliteStore>) -> Result<(String, Running)> {
-        let app = concierge_server::app(store, concierge_server::ServerConfig::default());
+        Running::serve(concierge_server::app(
+            store,
+            concierge_server::ServerConfig::default(),
+        ))
+        .await
+    }
+
+    /// Serves `app` the same way.
+    async fn serve(app: axum::Router) -> Result<(String, Running)> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?.to_string();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1,6 +1,6 @@
-//! (b0) What (b) would be without the identity work: the same HTTP stack and Segment parsing,
-//! answering after a group commit of plain inserts into the same `events` table, with no identity
-//! resolution, profiles, traits, consent or key checks. The distance from (b) to (b0) is what the
+//! (b0) About what (b) would be without the identity work: the same axum server and Segment
+//! parsing, answering after a group commit of plain inserts into the same `events` table, with no
+//! identity resolution, profiles, traits, consent, key checks or back-pressure. The distance from (b) to (b0) is what the
 //! identity work costs under HTTP; the distance from (b0) to (a) is what HTTP, parsing and
 //! commits of the size that concurrent requests make cost.
 
@@ -69,15 +69,10 @@ pub(super) async fn start(db: &Path) -> Result<Ceiling> {
     let app = Router::new()
         .route("/v1/batch", post(batch))
         .with_state(tx.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?.to_string();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(concierge_server::serve(listener, app, async {
-        let _ = stopped.await;
-    }));
+    let (addr, server) = super::Running::serve(app).await?;
     Ok(Ceiling {
         addr,
-        server: super::Running { stop, task },
+        server,
         writer,
         stop: tx,
     })
